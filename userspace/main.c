@@ -1,0 +1,349 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * trestled: the Trestle node agent.
+ *
+ * Loads and attaches the BPF programs, turns the manifests of the config
+ * directory into map entries and keeps them current: inotify and SIGHUP
+ * trigger a reload; a refused configuration leaves the running one active.
+ * SIGTERM exits and leaves the data path working on the last configuration.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <linux/magic.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <sys/vfs.h>
+#include <time.h>
+#include <bpf/libbpf.h>
+#include <unistd.h>
+
+#include <trestle/maps.h>
+
+#include "compile.h"
+#include "config.h"
+#include "loader.h"
+#include "log.h"
+#include "maps.h"
+#include "trestle_version.h"
+#include "watch.h"
+
+#define DEFAULT_CONFIG_DIR "/etc/trestle/mesh.d"
+#define DEBOUNCE_MS 200
+#define WATCH_RETRY_MS 2000
+
+struct options {
+	const char *config_dir;
+	const char *bpffs;
+	const char *cgroup;
+	char node[256];
+	enum log_format log_format;
+	bool verbose;
+	bool cleanup;
+};
+
+struct agent {
+	struct options opt;
+	struct tr_loader loader;
+	struct tr_applied state;
+	struct tr_watch watch;
+	int sig_fd, timer_fd, epoll_fd;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: trestled [OPTIONS]\n"
+		"       trestled --cleanup [--bpffs DIR] [--cgroup DIR]\n"
+		"\n"
+		"The Trestle node agent: loads the eBPF data path, fills its maps from the\n"
+		"mesh manifests in the config directory, and keeps them current.\n"
+		"\n"
+		"Options:\n"
+		"  -c, --config DIR       manifests directory (default " DEFAULT_CONFIG_DIR ")\n"
+		"  -b, --bpffs DIR        pin directory on a bpf filesystem (default " TR_DEFAULT_BPFFS ")\n"
+		"  -g, --cgroup DIR       cgroup v2 directory to attach to (default: the cgroup v2 root)\n"
+		"  -n, --node NAME        this node's name (default: the host name)\n"
+		"      --log-format FMT   text or json (default text)\n"
+		"  -v, --verbose          debug logging, including libbpf's\n"
+		"      --cleanup          detach and remove everything pinned under --bpffs, then exit\n"
+		"  -h, --help             this help\n"
+		"  -V, --version          print the version\n"
+		"\n"
+		"Signals: SIGHUP reloads the configuration; SIGTERM/SIGINT exit and leave the\n"
+		"data path running on the last configuration (a restarted agent adopts it).\n");
+}
+
+static const char *default_cgroup(void)
+{
+	struct statfs st;
+
+	if (!statfs("/sys/fs/cgroup/unified", &st) &&
+	    (unsigned long)st.f_type == CGROUP2_SUPER_MAGIC)
+		return "/sys/fs/cgroup/unified";
+	return "/sys/fs/cgroup";
+}
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	enum { OPT_LOG_FORMAT = 256, OPT_CLEANUP };
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "bpffs", required_argument, NULL, 'b' },
+		{ "cgroup", required_argument, NULL, 'g' },
+		{ "node", required_argument, NULL, 'n' },
+		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "cleanup", no_argument, NULL, OPT_CLEANUP },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{}
+	};
+	int c;
+
+	o->config_dir = DEFAULT_CONFIG_DIR;
+	o->bpffs = TR_DEFAULT_BPFFS;
+	o->cgroup = NULL;
+	o->log_format = LOG_FORMAT_TEXT;
+	if (gethostname(o->node, sizeof(o->node)))
+		snprintf(o->node, sizeof(o->node), "localhost");
+
+	while ((c = getopt_long(argc, argv, "c:b:g:n:vhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			o->config_dir = optarg;
+			break;
+		case 'b':
+			o->bpffs = optarg;
+			break;
+		case 'g':
+			o->cgroup = optarg;
+			break;
+		case 'n':
+			snprintf(o->node, sizeof(o->node), "%s", optarg);
+			break;
+		case OPT_LOG_FORMAT:
+			if (!strcmp(optarg, "text"))
+				o->log_format = LOG_FORMAT_TEXT;
+			else if (!strcmp(optarg, "json"))
+				o->log_format = LOG_FORMAT_JSON;
+			else {
+				fprintf(stderr, "trestled: --log-format takes 'text' or 'json', not '%s'\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'v':
+			o->verbose = true;
+			break;
+		case OPT_CLEANUP:
+			o->cleanup = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("trestled %s (libbpf %s)\n", TRESTLE_VERSION, libbpf_version_string());
+			exit(0);
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "trestled: unexpected argument '%s' (see --help)\n", argv[optind]);
+		return -EINVAL;
+	}
+	if (!o->cgroup)
+		o->cgroup = default_cgroup();
+	return 0;
+}
+
+static void log_diags(const struct tr_diags *d)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		char *s = diag_format(&d->items[i]);
+
+		log_msg(d->items[i].level == TR_DIAG_ERROR ? LOG_ERROR : LOG_WARN, "%s",
+			s ? s : d->items[i].message);
+		free(s);
+	}
+}
+
+/* Read, validate, compile and apply the configuration. Never fatal. */
+static void reload(struct agent *a, const char *why)
+{
+	unsigned long long gen = (unsigned long long)a->state.meta.generation;
+	struct tr_config cfg = {};
+	struct tr_diags diags = {};
+	struct tr_compiled comp = {};
+	struct apply_result res;
+	struct timespec t0, t1;
+	char msg[512];
+	int err;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	log_debug("reloading %s (%s)", a->opt.config_dir, why);
+	err = config_load_dir(a->opt.config_dir, &cfg, &diags);
+	if (!err)
+		err = compile_config(&cfg, &comp, &diags);
+	log_diags(&diags);
+	if (err) {
+		log_error("configuration refused: %zu error%s in %s; generation %llu stays active",
+			  diags.n_errors, diags.n_errors == 1 ? "" : "s", a->opt.config_dir, gen);
+		goto out;
+	}
+	if (gen && comp.hash == a->state.meta.config_hash) {
+		log_info("configuration unchanged: generation %llu (%zu service ports, %zu backends)",
+			 gen, comp.n_services, comp.n_backends);
+		goto out;
+	}
+	err = maps_apply(&a->loader.fds, &a->state, &comp, &res, msg, sizeof(msg));
+	if (err) {
+		log_error("configuration refused: %s; generation %llu stays active", msg, gen);
+		goto out;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	log_info("configuration applied: generation %llu (%zu service ports, %zu backends; services +%zu -%zu ~%zu; %zu slots written) in %.1f ms",
+		 (unsigned long long)a->state.meta.generation, comp.n_services,
+		 comp.n_backends, res.svc_added, res.svc_removed, res.svc_changed,
+		 res.slots_written,
+		 (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+out:
+	compiled_free(&comp);
+	config_free(&cfg);
+	diags_free(&diags);
+}
+
+static void arm_timer(int fd, long ms)
+{
+	struct itimerspec its = {};
+
+	its.it_value.tv_sec = ms / 1000;
+	its.it_value.tv_nsec = (ms % 1000) * 1000000L;
+	timerfd_settime(fd, 0, &its, NULL);
+}
+
+static int setup_loop(struct agent *a)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL))
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	a->sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	a->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	a->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (a->sig_fd < 0 || a->timer_fd < 0 || a->epoll_fd < 0)
+		return -errno;
+	ev.data.fd = a->sig_fd;
+	if (epoll_ctl(a->epoll_fd, EPOLL_CTL_ADD, a->sig_fd, &ev))
+		return -errno;
+	ev.data.fd = a->timer_fd;
+	if (epoll_ctl(a->epoll_fd, EPOLL_CTL_ADD, a->timer_fd, &ev))
+		return -errno;
+	ev.data.fd = a->watch.fd;
+	if (epoll_ctl(a->epoll_fd, EPOLL_CTL_ADD, a->watch.fd, &ev))
+		return -errno;
+	return 0;
+}
+
+static int run(struct agent *a)
+{
+	for (;;) {
+		struct epoll_event evs[8];
+		int n = epoll_wait(a->epoll_fd, evs, 8,
+				   watch_active(&a->watch) ? -1 : WATCH_RETRY_MS);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("epoll_wait: %s", strerror(errno));
+			return -errno;
+		}
+		if (n == 0 && watch_retry(&a->watch)) {
+			log_info("now watching %s", a->opt.config_dir);
+			reload(a, "directory appeared");
+		}
+		for (int i = 0; i < n; i++) {
+			int fd = evs[i].data.fd;
+
+			if (fd == a->sig_fd) {
+				struct signalfd_siginfo si;
+
+				while (read(a->sig_fd, &si, sizeof(si)) == sizeof(si)) {
+					if (si.ssi_signo == SIGHUP) {
+						reload(a, "SIGHUP");
+						continue;
+					}
+					log_info("%s: exiting; the data path keeps running on generation %llu",
+						 strsignal((int)si.ssi_signo),
+						 (unsigned long long)a->state.meta.generation);
+					return 0;
+				}
+			} else if (fd == a->watch.fd) {
+				if (watch_drain(&a->watch))
+					arm_timer(a->timer_fd, DEBOUNCE_MS);
+			} else if (fd == a->timer_fd) {
+				uint64_t ticks;
+
+				if (read(a->timer_fd, &ticks, sizeof(ticks)) > 0)
+					reload(a, "files changed");
+			}
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct agent a = { .sig_fd = -1, .timer_fd = -1, .epoll_fd = -1 };
+	int err;
+
+	if (parse_args(argc, argv, &a.opt))
+		return 2;
+	log_setup(a.opt.log_format, a.opt.verbose ? LOG_DEBUG : LOG_INFO);
+	log_capture_libbpf();
+
+	if (a.opt.cleanup)
+		return loader_cleanup(a.opt.bpffs, a.opt.cgroup) ? 1 : 0;
+
+	log_info("trestled %s starting: node %s, config %s, pins %s, cgroup %s",
+		 TRESTLE_VERSION, a.opt.node, a.opt.config_dir, a.opt.bpffs, a.opt.cgroup);
+	err = loader_start(&a.loader, a.opt.bpffs, a.opt.cgroup);
+	if (err)
+		goto out;
+	err = maps_adopt(&a.loader.fds, &a.state);
+	if (err) {
+		log_error("cannot read the pinned state under %s: %s", a.opt.bpffs, strerror(-err));
+		goto out;
+	}
+	err = watch_start(&a.watch, a.opt.config_dir);
+	if (!err)
+		err = setup_loop(&a);
+	if (err) {
+		log_error("cannot set up the event loop: %s", strerror(-err));
+		goto out;
+	}
+	reload(&a, "start");
+	err = run(&a);
+out:
+	watch_stop(&a.watch);
+	applied_free(&a.state);
+	loader_close(&a.loader);
+	if (a.sig_fd >= 0)
+		close(a.sig_fd);
+	if (a.timer_fd >= 0)
+		close(a.timer_fd);
+	if (a.epoll_fd >= 0)
+		close(a.epoll_fd);
+	return err ? 1 : 0;
+}
