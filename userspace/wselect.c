@@ -47,36 +47,52 @@ long wselect_apportion(const uint64_t *weights, size_t n, uint32_t limit,
 	}
 
 	/*
-	 * Largest remainder with a floor of one slot: first give every
-	 * non-zero weight one slot, then share the rest in proportion.
+	 * Largest remainder (Hamilton): every share is within one slot of
+	 * weight * limit / total. Then a backend that got no slot takes one
+	 * from the backend furthest above its exact share, so every backend
+	 * with a weight still gets some traffic.
 	 */
 	rem = calloc(n, sizeof(*rem));
 	if (!rem)
 		return -ENOMEM;
-	{
-		uint32_t spare = limit - (uint32_t)nonzero;
+	for (size_t i = 0; i < n; i++) {
+		unsigned __int128 q = (unsigned __int128)(weights[i] / g) * limit;
 
-		for (size_t i = 0; i < n; i++) {
-			unsigned __int128 q;
+		slots[i] = (uint32_t)(q / total);
+		rem[i] = (uint64_t)(((q % total) << 32) / total);
+		used += slots[i];
+	}
+	while (used < limit) {
+		size_t best = n;
 
-			if (!weights[i])
+		for (size_t i = 0; i < n; i++)
+			if (weights[i] && (best == n || rem[i] > rem[best]))
+				best = i;
+		slots[best]++;
+		rem[best] = 0;
+		used++;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t donor = n;
+		double best = 0;
+
+		if (!weights[i] || slots[i])
+			continue;
+		for (size_t j = 0; j < n; j++) {
+			double surplus;
+
+			if (slots[j] < 2)
 				continue;
-			q = (unsigned __int128)(weights[i] / g) * spare;
-			slots[i] = 1 + (uint32_t)(q / total);
-			/* remainder scaled to 64 bits for the comparison */
-			rem[i] = (uint64_t)(((q % total) << 32) / total);
-			used += slots[i];
+			surplus = (double)slots[j] -
+				  (double)(weights[j] / g) * limit / (double)total;
+			if (donor == n || surplus > best) {
+				donor = j;
+				best = surplus;
+			}
 		}
-		while (used < limit) {
-			size_t best = n;
-
-			for (size_t i = 0; i < n; i++)
-				if (weights[i] && (best == n || rem[i] > rem[best]))
-					best = i;
-			slots[best]++;
-			rem[best] = 0;
-			used++;
-		}
+		/* nonzero <= limit guarantees a donor exists */
+		slots[donor]--;
+		slots[i] = 1;
 	}
 	free(rem);
 	return (long)used;
