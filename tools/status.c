@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * trestle status [show | help]
+ *
+ * What is pinned at the bpffs directory: ABI version and applied
+ * configuration (tr_meta), the programs attached through pinned links
+ * (<bpffs>/links/<program>), and how full each map is.
+ */
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <trestle/maps.h>
+
+#include "cli.h"
+#include "pins.h"
+
+static void print_applied(__u64 applied_ns)
+{
+	time_t secs = (time_t)(applied_ns / 1000000000ull);
+	char buf[64];
+	struct tm tm;
+
+	if (!applied_ns || !gmtime_r(&secs, &tm) ||
+	    !strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm)) {
+		print_null(PRINT_ANY, "applied_at", " (never applied)");
+		return;
+	}
+	print_string(PRINT_ANY, "applied_at", " (applied %s)", buf);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* One pinned link; false if the pin is not a link or cannot be read. */
+static bool print_link(const char *dir, const char *name)
+{
+	struct bpf_link_info li = {};
+	__u32 len = sizeof(li);
+	const char *type = NULL;
+	char path[4096];
+	int fd;
+
+	if (pins_path(path, sizeof(path), dir, name))
+		return false;
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		p_warn("cannot open pinned link %s: %s", path, strerror(errno));
+		return false;
+	}
+	/* "bpf_link" before Linux 6.x, "bpf-link" since */
+	if (!(cli_fd_is(fd, "bpf-link") || cli_fd_is(fd, "bpf_link")) ||
+	    bpf_obj_get_info_by_fd(fd, &li, &len)) {
+		p_warn("%s is not a readable BPF link", path);
+		close(fd);
+		return false;
+	}
+	close(fd);
+
+	if (li.type == BPF_LINK_TYPE_CGROUP)
+		type = libbpf_bpf_attach_type_str(li.cgroup.attach_type);
+	else
+		type = libbpf_bpf_link_type_str(li.type);
+	open_json_object(NULL);
+	print_string(PRINT_ANY, "name", "\t%-20s ", name);
+	print_string(PRINT_ANY, "attach_type", "%-25s ", type ? type : "unknown");
+	print_uint(PRINT_ANY, "prog_id", "prog_id %-6llu ", li.prog_id);
+	print_uint(PRINT_ANY, "link_id", "link_id %-6llu", li.id);
+	if (li.type == BPF_LINK_TYPE_CGROUP)
+		print_uint(PRINT_ANY, "cgroup_id", " cgroup_id %llu",
+			   li.cgroup.cgroup_id);
+	else
+		print_null(PRINT_JSON, "cgroup_id", NULL);
+	close_json_object();
+	print_nl();
+	return true;
+}
+
+static void print_programs(void)
+{
+	char dir[4096], **names = NULL;
+	size_t n = 0, cap = 0, shown = 0;
+	struct dirent *de;
+	DIR *d;
+
+	open_json_array(PRINT_JSON, "programs");
+	print_fp("programs:\n");
+	if (pins_path(dir, sizeof(dir), bpffs, TR_LINK_DIR))
+		goto out;
+	d = opendir(dir);
+	if (!d) {
+		if (errno != ENOENT)
+			p_warn("cannot read %s: %s", dir, strerror(errno));
+		goto out;
+	}
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (n == cap) {
+			char **v;
+
+			cap = cap ? cap * 2 : 16;
+			v = realloc(names, cap * sizeof(*v));
+			if (!v)
+				break;
+			names = v;
+		}
+		names[n] = strdup(de->d_name);
+		if (names[n])
+			n++;
+	}
+	closedir(d);
+	if (n)
+		qsort(names, n, sizeof(*names), cmp_str);
+	for (size_t i = 0; i < n; i++) {
+		if (print_link(dir, names[i]))
+			shown++;
+		free(names[i]);
+	}
+	free(names);
+out:
+	if (!shown)
+		print_fp("\t(none attached)\n");
+	close_json_array(PRINT_JSON, NULL);
+}
+
+static void print_maps(void)
+{
+	open_json_array(PRINT_JSON, "maps");
+	print_fp("maps:\n");
+	for (size_t i = 0; i < map_descs_cnt; i++) {
+		const char *name = map_descs[i].name;
+		struct bpf_map_info info = {};
+		long entries;
+		int fd;
+
+		open_json_object(NULL);
+		print_string(PRINT_ANY, "name", "\t%-15s ", name);
+		fd = cli_map_open_flags(name, &info,
+					CLI_MAP_QUIET_ENOENT | CLI_MAP_NO_CHECK);
+		if (fd < 0) {
+			print_null(PRINT_ANY, "entries", "(not pinned)");
+			print_null(PRINT_JSON, "max_entries", NULL);
+			print_null(PRINT_JSON, "fill_pct", NULL);
+		} else {
+			entries = cli_map_entries(fd, &info);
+			close(fd);
+			if (entries >= 0)
+				print_uint(PRINT_ANY, "entries", "%9llu",
+					   (__u64)entries);
+			else
+				print_null(PRINT_ANY, "entries", "        ?");
+			print_uint(PRINT_ANY, "max_entries", " / %-9llu",
+				   info.max_entries);
+			print_float(PRINT_ANY, "fill_pct", " %5.1f%%",
+				    cli_fill_pct(entries, info.max_entries));
+		}
+		close_json_object();
+		print_nl();
+	}
+	close_json_array(PRINT_JSON, NULL);
+}
+
+static int do_show(int argc, char **argv)
+{
+	struct tr_meta meta;
+
+	if (cli_extra_args(argc, argv))
+		return -1;
+	if (cli_pins_open(&meta, false))
+		return -1;
+	if (meta.abi_version > TR_ABI_VERSION)
+		p_warn("pins at %s use ABI version %u, newer than this trestle's %u: only the metadata is shown correctly",
+		       bpffs, meta.abi_version, TR_ABI_VERSION);
+	if (meta.magic != TR_META_MAGIC)
+		p_warn("%s/%s is empty: trestled has not initialised it yet",
+		       bpffs, TR_MAP_META);
+
+	open_json_object(NULL);
+	print_string(PRINT_ANY, "bpffs", "bpffs:        %s\n", bpffs);
+	print_uint(PRINT_ANY, "abi_version", "abi version:  %llu\n",
+		   meta.abi_version);
+	print_uint(PRINT_ANY, "generation", "generation:   %llu",
+		   meta.generation);
+	print_applied(meta.applied_ns);
+	print_nl();
+	print_uint(PRINT_ANY, "services", "services:     %llu\n",
+		   meta.services);
+	print_uint(PRINT_ANY, "backends", "backends:     %llu\n",
+		   meta.backends);
+	print_programs();
+	print_maps();
+	close_json_object();
+	return 0;
+}
+
+static int do_help(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	if (json_output) {
+		print_null(PRINT_JSON, NULL, NULL);
+		return 0;
+	}
+	fprintf(stdout,
+		"Usage: %s status [ show | help ]\n"
+		"\n"
+		"  show    (default) bpffs directory, ABI version, applied configuration\n"
+		"          generation, services and backends, attached programs, map fill\n",
+		bin_name);
+	return 0;
+}
+
+static const struct cmd cmds[] = {
+	{ "show", do_show },
+	{ "help", do_help },
+	{ NULL, NULL },
+};
+
+int do_status(int argc, char **argv)
+{
+	return cmd_select(cmds, argc, argv, "status");
+}
