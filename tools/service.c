@@ -189,8 +189,16 @@ static int cmp_rows(const void *a, const void *b)
 	return memcmp(x->vip, y->vip, sizeof(x->vip));
 }
 
-/* Backends per svc_id (svc_id < SVC_ID_MAX, the size of tr_lb_svcinfo). */
+/*
+ * Backends per (svc_id, family): the IPv4 and IPv6 VIPs of one service
+ * port share a svc_id, and each VIP only reaches backends of its family.
+ */
 #define SVC_ID_MAX (TR_MAX_SERVICES * 2)
+
+static size_t count_index(__u32 svc_id, int family)
+{
+	return (size_t)svc_id * 2 + (family == TR_AF_INET6);
+}
 
 static int count_backend(const void *key, const void *value, void *ctx)
 {
@@ -199,7 +207,7 @@ static int count_backend(const void *key, const void *value, void *ctx)
 
 	(void)key;
 	if (be->svc_id < SVC_ID_MAX)
-		counts[be->svc_id]++;
+		counts[count_index(be->svc_id, be->family)]++;
 	return 0;
 }
 
@@ -245,7 +253,7 @@ static int collect_services(struct fds *f, const struct vip_filter *filter,
 		c->rows[i].have_info = svcinfo_lookup(
 			f->info, c->rows[i].svc.svc_id, &c->rows[i].info);
 	if (c->n) {
-		unsigned int *counts = calloc(SVC_ID_MAX, sizeof(*counts));
+		unsigned int *counts = calloc(SVC_ID_MAX * 2, sizeof(*counts));
 
 		if (!counts) {
 			err = -ENOMEM;
@@ -256,8 +264,8 @@ static int collect_services(struct fds *f, const struct vip_filter *filter,
 				   counts);
 		for (size_t i = 0; !err && i < c->n; i++)
 			if (c->rows[i].svc.svc_id < SVC_ID_MAX)
-				c->rows[i].backends =
-					counts[c->rows[i].svc.svc_id];
+				c->rows[i].backends = counts[count_index(
+					c->rows[i].svc.svc_id, c->rows[i].family)];
 		free(counts);
 		if (err)
 			goto fail;
@@ -337,6 +345,7 @@ struct be_set {
 	struct be_count *v;
 	size_t n, cap;
 	__u32 svc_id;
+	int family; /* TR_AF_* of the VIP */
 };
 
 static struct be_count *be_set_get(struct be_set *s, __u32 id)
@@ -366,7 +375,7 @@ static int add_owned_backend(const void *key, const void *value, void *ctx)
 	const struct tr_lb_backend *be = value;
 	struct be_set *s = ctx;
 
-	if (be->svc_id != s->svc_id)
+	if (be->svc_id != s->svc_id || be->family != s->family)
 		return 0;
 	return be_set_get(s, *(const __u32 *)key) ? 0 : -ENOMEM;
 }
@@ -393,6 +402,7 @@ static int service_backends(const struct fds *f, const struct svc_row *r,
 
 	memset(s, 0, sizeof(*s));
 	s->svc_id = r->svc.svc_id;
+	s->family = r->family;
 	key.table = r->svc.table;
 	for (__u32 i = 0; r->svc.table && i < r->svc.slots; i++) {
 		key.slot = i;
