@@ -1,0 +1,346 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# shellcheck shell=bash
+#
+# Shared pieces of the integration tests (tests/integration/test_*.sh).
+#
+# Reporting: every check prints one line, "ok - TEST: CASE" or
+# "not ok - TEST: CASE: WHY"; scripts/test counts those lines. t_finish
+# prints "# TEST: N passed, M failed" and exits 1 if anything failed. A
+# script that dies before t_finish has failed as well (the runner counts it).
+# On failure the agent logs are shown before cleanup.
+#
+# Topology: scripts/lib/topo.sh (sourced here); the prefix is "trt-" plus an
+# abbreviation of the test name plus the pid, so the runner can check that
+# nothing named trt-* is left afterwards.
+
+set -uo pipefail
+
+T_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=../../scripts/lib/topo.sh
+source "$T_REPO/scripts/lib/topo.sh"
+
+T_NAME=$(basename "$0" .sh)
+T_NAME=${T_NAME#test_}
+T_PASS=0
+T_FAIL=0
+T_OUT=          # the last t_client's JSON
+T_FINISHED=0
+
+t_ok() { echo "ok - $T_NAME: $1"; T_PASS=$((T_PASS + 1)); }
+t_fail() {
+	echo "not ok - $T_NAME: $1: ${2:-failed}"
+	T_FAIL=$((T_FAIL + 1))
+	return 1
+}
+t_info() { echo "# $*"; }
+
+# t_check CASE CMD...: ok when CMD succeeds.
+t_check() {
+	local c=$1 out; shift
+	if out=$("$@" 2>&1); then t_ok "$c"; else t_fail "$c" "'$*' failed: $(head -c 600 <<<"$out" | tr '\n' ' ')"; fi
+}
+
+# t_eq CASE GOT WANT
+t_eq() {
+	if [[ $2 == "$3" ]]; then t_ok "$1"; else t_fail "$1" "got '$2', want '$3'"; fi
+}
+
+# t_jq CASE JSON FILTER: ok when jq -e FILTER is true on JSON.
+t_jq() {
+	if jq -e "$3" >/dev/null 2>&1 <<<"$2"; then
+		t_ok "$1"
+	else
+		t_fail "$1" "expected $3 in: $(head -c 800 <<<"$2" | tr '\n' ' ')"
+	fi
+}
+
+# Stop the test here (setup failed): counts as a failure and exits.
+t_abort() {
+	t_fail "${1:-setup}" "${2:-aborted}"
+	exit 1
+}
+
+t_need_binaries() {
+	local b
+	for b in "$TRESTLED" "$TRESTLE" "$TR_ECHO" "$TR_CLIENT"; do
+		[[ -x $b ]] || t_abort setup "missing $b (run scripts/build)"
+	done
+}
+
+t_finish() {
+	T_FINISHED=1
+	echo "# $T_NAME: $T_PASS passed, $T_FAIL failed"
+	[[ $T_FAIL -eq 0 && $T_PASS -gt 0 ]]
+	exit $?
+}
+
+# Called by topo's EXIT trap before cleanup: show the logs when we failed.
+topo_on_exit_hook() {
+	local rc=$1 node
+	if [[ $T_FAIL -gt 0 || $rc -ne 0 || $T_FINISHED -eq 0 ]]; then
+		[[ $T_FINISHED -eq 0 ]] && echo "not ok - $T_NAME: completed: script stopped early (status $rc)"
+		for node in "${TOPO_NODES[@]}"; do
+			[[ -s $(topo_agent_log "$node") ]] || continue
+			echo "# --- agent log $node (last 40 lines) ---"
+			tail -n 40 "$(topo_agent_log "$node")" | sed 's/^/#   /'
+		done
+	fi
+}
+
+# t_init: topo_init with a unique trt-* prefix for this test.
+t_init() {
+	local short=${T_NAME//_/}
+	t_need_binaries
+	topo_init "trt-${short:0:8}-$$" || t_abort setup "topo_init failed"
+}
+
+# t_client NODE WL ARGS...: tr-client --json in a workload; JSON in $T_OUT.
+# Returns tr-client's status.
+t_client() {
+	local node=$1 wl=$2 rc; shift 2
+	T_OUT=$(topo_run "$node" "$wl" "$TR_CLIENT" --json "$@" 2>&1); rc=$?
+	return $rc
+}
+
+# --- configuration ----------------------------------------------------------
+
+# t_config FILE: write stdin as FILE into every node's config directory,
+# atomically (temp file + rename, so the agent never reads half a file).
+t_config() {
+	local f=$1 node tmp content
+	content=$(cat)
+	for node in "${TOPO_NODES[@]}"; do
+		tmp="$(topo_config_dir "$node")/.$f.tmp.$$"
+		printf '%s\n' "$content" > "$tmp" && mv -f "$tmp" "$(topo_config_dir "$node")/$f"
+	done
+}
+
+# t_config_rm FILE: delete FILE from every node's config directory.
+t_config_rm() {
+	local node
+	for node in "${TOPO_NODES[@]}"; do rm -f "$(topo_config_dir "$node")/$1"; done
+}
+
+t_gen() { topo_status_field "$1" '.generation // 0'; }
+
+# t_wait_gen NODE MIN [SECONDS]: wait until NODE's generation >= MIN.
+t_wait_gen() {
+	local node=$1 min=$2 secs=${3:-10} i g
+	for ((i = 0; i < secs * 10; i++)); do
+		g=$(t_gen "$node")
+		[[ $g =~ ^[0-9]+$ && $g -ge $min ]] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# YAML writers. Namespace "default" throughout.
+
+# y_service NAME "VIP [VIP6]" "PNAME:PROTO:PORT:TARGET ..."
+y_service() {
+	local name=$1 vips=($2) p
+	cat <<Y
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: $name
+  namespace: default
+spec:
+  clusterIP: ${vips[0]}
+  clusterIPs:
+Y
+	for p in "${vips[@]}"; do echo "  - $p"; done
+	echo "  ports:"
+	for p in $3; do
+		IFS=: read -r pn pr po tp <<<"$p"
+		printf '  - name: %s\n    protocol: %s\n    port: %s\n    targetPort: %s\n' "$pn" "$pr" "$po" "$tp"
+	done
+}
+
+# y_slice NAME SERVICE IPv4|IPv6 "PNAME:PROTO:PORT ..." "ADDR:READY:NODE[:POD] ..."
+# (IPv6 addresses in ENDPOINTS are written with '_' for ':', e.g. fd00_244_1__10)
+y_slice() {
+	local name=$1 svc=$2 fam=$3 p e addr ready node pod
+	cat <<Y
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: $name
+  namespace: default
+  labels:
+    kubernetes.io/service-name: $svc
+addressType: $fam
+ports:
+Y
+	for p in $4; do
+		IFS=: read -r pn pr po <<<"$p"
+		printf -- '- name: %s\n  protocol: %s\n  port: %s\n' "$pn" "$pr" "$po"
+	done
+	echo "endpoints:"
+	for e in $5; do
+		IFS=: read -r addr ready node pod <<<"$e"
+		addr=${addr//_/:}
+		printf -- '- addresses:\n  - "%s"\n  conditions:\n    ready: %s\n  nodeName: %s\n' "$addr" "$ready" "$node"
+		[[ -n ${pod:-} ]] && printf '  targetRef:\n    kind: Pod\n    name: %s\n' "$pod"
+	done
+	return 0
+}
+
+# y_pod NAME NODE "IP [IP6]" "k=v ..."
+y_pod() {
+	local name=$1 node=$2 ips=($3) l
+	cat <<Y
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: $name
+  namespace: default
+  labels:
+Y
+	for l in $4; do echo "    ${l%%=*}: \"${l#*=}\""; done
+	cat <<Y
+spec:
+  nodeName: $node
+status:
+  podIP: ${ips[0]}
+  podIPs:
+Y
+	for l in "${ips[@]}"; do echo "  - ip: $l"; done
+}
+
+# y_split HOST "SUBSET:WEIGHT ..." (DestinationRule on label version + VirtualService)
+y_split() {
+	local host=$1 s
+	cat <<Y
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: $host
+  namespace: default
+spec:
+  host: $host
+  subsets:
+Y
+	for s in $2; do printf '  - name: %s\n    labels:\n      version: %s\n' "${s%%:*}" "${s%%:*}"; done
+	cat <<Y
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: $host
+  namespace: default
+spec:
+  hosts:
+  - $host
+  tcp:
+  - route:
+Y
+	for s in $2; do
+		printf '    - destination:\n        host: %s\n        subset: %s\n      weight: %s\n' "$host" "${s%%:*}" "${s#*:}"
+	done
+}
+
+# --- a standard two-node mesh -----------------------------------------------
+#
+# t_mesh2: nodes n1, n2; workloads
+#   n1/client 10.244.1.2   fd00:244:1::2   (the client; runs no server)
+#   n1/b1     10.244.1.10  fd00:244:1::10
+#   n1/b2     10.244.1.11  fd00:244:1::11
+#   n2/b3     10.244.2.10  fd00:244:2::10
+#   n2/client2 10.244.2.2  fd00:244:2::2
+# Every backend runs tr-echo named after itself: TCP on [::]:8080 (echo)
+# and UDP on [::]:5353.
+t_mesh2() {
+	t_init
+	topo_node n1 && topo_node n2 || t_abort setup "topo_node failed"
+	topo_workload n1 client 10.244.1.2 fd00:244:1::2 &&
+	topo_workload n1 b1 10.244.1.10 fd00:244:1::10 &&
+	topo_workload n1 b2 10.244.1.11 fd00:244:1::11 &&
+	topo_workload n2 b3 10.244.2.10 fd00:244:2::10 &&
+	topo_workload n2 client2 10.244.2.2 fd00:244:2::2 || t_abort setup "topo_workload failed"
+	local b
+	for b in n1/b1 n1/b2 n2/b3; do
+		topo_echo "${b%/*}" "${b#*/}" "${b#*/}" --tcp '[::]:8080' &&
+		topo_echo "${b%/*}" "${b#*/}" "${b#*/}" --udp '[::]:5353' || t_abort setup "tr-echo ${b} failed"
+	done
+}
+
+# The addresses of t_mesh2's backends.
+declare -gA T_V4=([b1]=10.244.1.10 [b2]=10.244.1.11 [b3]=10.244.2.10 [client]=10.244.1.2 [client2]=10.244.2.2)
+declare -gA T_V6=([b1]=fd00:244:1::10 [b2]=fd00:244:1::11 [b3]=fd00:244:2::10 [client]=fd00:244:1::2 [client2]=fd00:244:2::2)
+declare -gA T_NODE=([b1]=n1 [b2]=n1 [b3]=n2 [client]=n1 [client2]=n2)
+
+# t_start_agents [NODE...]: start agents (default: all nodes); abort if one fails.
+t_start_agents() {
+	local n nodes=("$@")
+	((${#nodes[@]})) || nodes=("${TOPO_NODES[@]}")
+	for n in "${nodes[@]}"; do
+		topo_agent "$n" || t_abort "agent-$n-start" "agent on $n did not become ready"
+	done
+}
+
+declare -gA T_VER=([b1]=v1 [b2]=v2 [b3]=v1)
+
+# The standard service "web": VIPs 10.96.0.10 and fd00:96::10, ports
+# http TCP 80 -> 8080 and dns UDP 53 -> 5353.
+T_VIP4=10.96.0.10
+T_VIP6=fd00:96::10
+
+# t_web "b1 b2 ..." [READY]: YAML for Service web, EndpointSlices web-v4 and
+# web-v6 (endpoints = the given t_mesh2 backends, conditions.ready = READY,
+# default true) and their Pods (labels app=web, version=T_VER[b]).
+t_web() {
+	local bes=$1 ready=${2:-true} b eps4= eps6=
+	y_service web "$T_VIP4 $T_VIP6" "http:TCP:80:8080 dns:UDP:53:5353"
+	for b in $bes; do
+		eps4+="${T_V4[$b]}:$ready:${T_NODE[$b]}:$b "
+		eps6+="${T_V6[$b]//:/_}:$ready:${T_NODE[$b]}:$b "
+	done
+	y_slice web-v4 web IPv4 "http:TCP:8080 dns:UDP:5353" "$eps4"
+	y_slice web-v6 web IPv6 "http:TCP:8080 dns:UDP:5353" "$eps6"
+	for b in $bes; do
+		y_pod "$b" "${T_NODE[$b]}" "${T_V4[$b]} ${T_V6[$b]}" "app=web version=${T_VER[$b]}"
+	done
+}
+
+# t_reconfig FILE: like t_config, then wait until every running agent has
+# applied a new generation. Returns 1 (and says where) if one did not.
+t_reconfig() {
+	local f=$1 node rc=0
+	declare -A before=()
+	for node in "${TOPO_NODES[@]}"; do
+		[[ -n $(topo_agent_pid "$node") ]] && before[$node]=$(t_gen "$node")
+	done
+	t_config "$f"
+	for node in "${!before[@]}"; do
+		if ! t_wait_gen "$node" $((before[$node] + 1)) 10; then
+			t_info "agent on $node did not apply $f: generation still $(t_gen "$node")"
+			rc=1
+		fi
+	done
+	return $rc
+}
+
+# t_names_json: the "names" object of the last t_client, compact.
+t_names() { jq -c '.names' <<<"$T_OUT" 2>/dev/null; }
+
+# t_log_has NODE REGEX: the agent log of NODE has a line matching REGEX.
+t_log_has() { grep -Eq -- "$2" "$(topo_agent_log "$1")"; }
+
+# t_sink: workload n1/sink (10.244.1.250, fd00:244:1::250) that also holds
+# the service VIPs 10.96.0.10, fd00:96::10, 10.96.0.20, fd00:96::20 and the
+# unused 10.96.0.99 / fd00:96::99, and answers as "sink" on TCP 80, 81, 8080
+# and UDP 53, 80. Traffic the mesh does not translate arrives there, with
+# the address the client used as its peer: proof that it was left alone.
+T_SINK_ADDRS="10.96.0.10 fd00:96::10 10.96.0.20 fd00:96::20 10.96.0.99 fd00:96::99"
+t_sink() {
+	local a
+	topo_workload n1 sink 10.244.1.250 fd00:244:1::250 || t_abort setup "sink workload"
+	for a in $T_SINK_ADDRS; do topo_workload_addr n1 sink "$a" || t_abort setup "sink address $a"; done
+	topo_echo n1 sink sink --tcp '[::]:80' '[::]:81' '[::]:8080' &&
+	topo_echo n1 sink sink --udp '[::]:53' '[::]:80' || t_abort setup "sink tr-echo"
+}
