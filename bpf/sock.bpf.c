@@ -8,10 +8,17 @@
  * the application sees the address it asked for. Addresses that are not
  * VIPs pass untouched. A VIP with no ready backend refuses the connect with
  * ECONNREFUSED, as a closed port would.
+ *
+ * After translation, the connect (or UDP send) is authorized: the source is
+ * the workload that owns the socket's cgroup, the destination the workload
+ * at the (translated) address, so connecting to a backend's address
+ * directly is checked exactly like connecting through the VIP. A denied
+ * connect fails with EPERM and no packet leaves.
  */
 #include "lib/common.h"
 #include "lib/stats.h"
 #include "lib/lb.h"
+#include "lib/policy.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -156,28 +163,131 @@ static __always_inline void lb6_revert(struct bpf_sock_addr *ctx)
 	stat_inc(TR_STAT_LB_REVNAT);
 }
 
+/* The workload the current task belongs to: its cgroup or an ancestor. */
+static __always_inline const struct tr_ipinfo *pol_self(const struct pol_ctx *pc,
+						       __u64 *cgid)
+{
+	struct tr_cgroup_key k = {};
+	const struct tr_ipinfo *hit = NULL;
+
+	k.epoch = pc->epoch;
+	k.cgroup_id = bpf_get_current_cgroup_id();
+	*cgid = k.cgroup_id;
+	hit = bpf_map_lookup_elem(&tr_cgroup, &k);
+	if (hit)
+		return hit;
+	/* container cgroups below the pod's: the deepest registered ancestor */
+	for (int level = 1; level < 16; level++) {
+		const struct tr_ipinfo *v;
+
+		k.cgroup_id = bpf_get_current_ancestor_cgroup_id(level);
+		if (!k.cgroup_id || k.cgroup_id == *cgid)
+			break;
+		v = bpf_map_lookup_elem(&tr_cgroup, &k);
+		if (v)
+			hit = v;
+	}
+	return hit;
+}
+
+/*
+ * Authorize a connect/send from this task to daddr:dport (network order;
+ * daddr[0] for IPv4). Sources outside the mesh (no workload cgroup) are
+ * not checked here: tc checks them at the destination. Returns the verdict
+ * for the hook.
+ */
+static __always_inline int pol_sock(struct bpf_sock_addr *ctx, const __be32 *daddr,
+				    __u8 family, __be16 dport, __u8 hook)
+{
+	const struct tr_ipinfo *src, *dst;
+	struct pol_decision d;
+	struct tr_flow_event *e;
+	struct pol_ctx pc;
+	__u64 cgid = 0;
+
+	if (!pol_begin(&pc))
+		return SYS_PROCEED;
+	src = pol_self(&pc, &cgid);
+	if (!src)
+		return SYS_PROCEED;
+	dst = family == TR_AF_INET ? pol_ip4(&pc, daddr[0]) : pol_ip6(&pc, daddr);
+	if (!dst || !dst->dst_class)
+		return SYS_PROCEED; /* no policy selects the destination */
+
+	pol_decide(pol_verdict(dst->dst_class, src->src_class, bpf_ntohs(dport)), &d);
+	if (pol_logged(&pc, &d)) {
+		e = pol_event_start();
+		if (e) {
+			pol_event_fill(e, &d, src, dst, hook);
+			e->family = family;
+			e->proto = (__u8)ctx->protocol;
+			e->daddr[0] = daddr[0];
+			if (family == TR_AF_INET6) {
+				e->daddr[1] = daddr[1];
+				e->daddr[2] = daddr[2];
+				e->daddr[3] = daddr[3];
+			}
+			e->dport = dport;
+			e->cgroup_id = cgid;
+			bpf_ringbuf_submit(e, 0);
+		}
+	}
+	/* a plain 0 makes the syscall fail with EPERM */
+	return d.action == TR_ACT_ALLOW ? SYS_PROCEED : SYS_REJECT;
+}
+
+static __always_inline int pol_sock4(struct bpf_sock_addr *ctx, __u8 hook)
+{
+	__be32 daddr[4] = { ctx->user_ip4 };
+
+	return pol_sock(ctx, daddr, TR_AF_INET, (__be16)ctx->user_port, hook);
+}
+
+static __always_inline int pol_sock6(struct bpf_sock_addr *ctx, __u8 hook)
+{
+	__be32 daddr[4];
+
+	daddr[0] = ctx->user_ip6[0];
+	daddr[1] = ctx->user_ip6[1];
+	daddr[2] = ctx->user_ip6[2];
+	daddr[3] = ctx->user_ip6[3];
+	if (ip6_is_v4mapped(daddr)) {
+		daddr[0] = daddr[3];
+		return pol_sock(ctx, daddr, TR_AF_INET, (__be16)ctx->user_port, hook);
+	}
+	return pol_sock(ctx, daddr, TR_AF_INET6, (__be16)ctx->user_port, hook);
+}
+
 SEC("cgroup/connect4")
 int tr_connect4(struct bpf_sock_addr *ctx)
 {
-	return lb4_xlate(ctx, ctx->user_ip4, false, TR_STAT_LB_CONNECT);
+	if (lb4_xlate(ctx, ctx->user_ip4, false, TR_STAT_LB_CONNECT) != SYS_PROCEED)
+		return SYS_REJECT;
+	return pol_sock4(ctx, TR_HOOK_CONNECT);
 }
 
 SEC("cgroup/connect6")
 int tr_connect6(struct bpf_sock_addr *ctx)
 {
-	return lb6_xlate(ctx, TR_STAT_LB_CONNECT);
+	if (lb6_xlate(ctx, TR_STAT_LB_CONNECT) != SYS_PROCEED)
+		return SYS_REJECT;
+	return pol_sock6(ctx, TR_HOOK_CONNECT);
 }
 
 SEC("cgroup/sendmsg4")
 int tr_sendmsg4(struct bpf_sock_addr *ctx)
 {
-	return lb4_xlate(ctx, ctx->user_ip4, false, TR_STAT_LB_SENDMSG);
+	if (lb4_xlate(ctx, ctx->user_ip4, false, TR_STAT_LB_SENDMSG) != SYS_PROCEED)
+		return SYS_REJECT;
+	return pol_sock4(ctx, TR_HOOK_SENDMSG);
 }
 
 SEC("cgroup/sendmsg6")
 int tr_sendmsg6(struct bpf_sock_addr *ctx)
 {
-	return lb6_xlate(ctx, TR_STAT_LB_SENDMSG);
+	if (lb6_xlate(ctx, TR_STAT_LB_SENDMSG) != SYS_PROCEED)
+		return SYS_REJECT;
+	return pol_sock6(ctx, TR_HOOK_SENDMSG);
 }
 
 SEC("cgroup/recvmsg4")

@@ -43,6 +43,7 @@ struct tr_meta {
 	__u32 services;     /* service ports applied */
 	__u32 backends;     /* backends applied */
 	__u64 config_hash;  /* FNV-1a of the applied compiled state */
+	char run_dir[96];   /* agent's runtime directory (flow log, socket) */
 };
 
 /* Service key, IPv4: VIP, port and protocol. Zero it before filling. */

@@ -19,10 +19,43 @@
 #define TR_MAP_REVNAT "tr_revnat"
 #define TR_MAP_STATS "tr_stats"
 
+/* Identities and authorization (policy.h) */
+#define TR_MAP_POL_CFG "tr_pol_cfg"
+#define TR_MAP_IP4_INFO "tr_ip4_info"
+#define TR_MAP_IP6_INFO "tr_ip6_info"
+#define TR_MAP_CGROUP "tr_cgroup"
+#define TR_MAP_POL "tr_pol"
+#define TR_MAP_POL_DST "tr_pol_dst"
+#define TR_MAP_POL_STAT "tr_pol_stat"
+#define TR_MAP_FLOW_RB "tr_flow_rb"
+#define TR_MAP_ID_INFO "tr_id_info"
+#define TR_MAP_WL_INFO "tr_wl_info"
+#define TR_MAP_POL_INFO "tr_pol_info"
+#define TR_MAP_CT_UDP "tr_ct_udp"
+
 #define TR_MAX_SERVICES 131072   /* per family: service ports (VIP, port, proto) */
 #define TR_MAX_SLOTS_TOTAL 1048576
 #define TR_MAX_BACKENDS 262144   /* ids 1 .. TR_MAX_BACKENDS-1 */
 #define TR_MAX_REVNAT 262144     /* LRU */
+
+#define TR_MAX_IP_INFO 262144    /* per family, both epochs during a switch */
+#define TR_MAX_CGROUPS 65536
+#define TR_MAX_POL_ENTRIES 1048576
+#define TR_MAX_POL_DST 65536
+#define TR_MAX_POLICIES 16384    /* ids 1 .. TR_MAX_POLICIES-1 */
+#define TR_MAX_IDENTITIES 65536
+#define TR_MAX_WORKLOADS 65536
+#define TR_FLOW_RB_BYTES (1u << 20)
+#define TR_MAX_UDP_CT 65536      /* LRU */
+
+/* Every map Trestle pins, for cleanup and the CLI. */
+#define TR_PINNED_MAPS                                                      \
+	TR_MAP_META, TR_MAP_LB4_SVC, TR_MAP_LB6_SVC, TR_MAP_LB_SLOT,         \
+	TR_MAP_LB_BE, TR_MAP_LB_BESTAT, TR_MAP_LB_SVCINFO, TR_MAP_REVNAT,    \
+	TR_MAP_STATS, TR_MAP_POL_CFG, TR_MAP_IP4_INFO, TR_MAP_IP6_INFO,      \
+	TR_MAP_CGROUP, TR_MAP_POL, TR_MAP_POL_DST, TR_MAP_POL_STAT,          \
+	TR_MAP_FLOW_RB, TR_MAP_ID_INFO, TR_MAP_WL_INFO, TR_MAP_POL_INFO,     \
+	TR_MAP_CT_UDP
 
 /* Pinned links, one file per attach point, under <bpffs>/links/. */
 #define TR_LINK_DIR "links"

@@ -17,7 +17,15 @@
 	X(SLOT_MISSING, -2, "slot_missing",                                  \
 	  "selection-table slot missing (agent mid-update or corrupted map)") \
 	X(BAD_FAMILY, -3, "bad_family",                                      \
-	  "backend family does not match the socket family")
+	  "backend family does not match the socket family")                  \
+	X(POLICY_DENY, -4, "policy_deny",                                    \
+	  "denied by a DENY AuthorizationPolicy rule")                        \
+	X(POLICY_NO_ALLOW, -5, "policy_no_allow",                            \
+	  "ALLOW policies select the destination and none matched")          \
+	X(SPOOFED, -6, "spoofed_source",                                     \
+	  "a workload sent from an address that is not its own")             \
+	X(POLICY_STATE, -7, "policy_state",                                  \
+	  "policy state inconsistent (agent mid-update): failed closed")
 
 enum tr_reason {
 #define TR_REASON_ENUM(n, v, s, d) TR_REASON_##n = (v),
@@ -25,7 +33,7 @@ enum tr_reason {
 #undef TR_REASON_ENUM
 };
 
-#define TR_REASON_MAX 3 /* highest -reason value */
+#define TR_REASON_MAX 7 /* highest -reason value */
 
 /* Event counters: indices into tr_stats above the reason range. */
 #define TR_STATS(X)                                                           \
@@ -34,7 +42,11 @@ enum tr_reason {
 	X(LB_REVNAT, 18, "lb_revnat",                                         \
 	  "replies and peer names shown as the VIP")                          \
 	X(LB_REVNAT_MISS, 19, "lb_revnat_miss",                               \
-	  "reverse translation entry not found (LRU evicted)")
+	  "reverse translation entry not found (LRU evicted)")                \
+	X(POL_ALLOW, 20, "policy_allow", "connections and datagrams allowed by policy") \
+	X(POL_AUDIT, 21, "policy_audit", "AUDIT policy matches")              \
+	X(FLOW_LOST, 22, "flow_events_lost",                                  \
+	  "flow events dropped because the ring buffer was full")
 
 enum tr_stat {
 #define TR_STAT_ENUM(n, v, s, d) TR_STAT_##n = (v),

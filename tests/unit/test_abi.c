@@ -16,7 +16,7 @@
 
 #include "abi_fmt.h"
 
-_Static_assert(sizeof(struct tr_meta) == 48, "tr_meta size");
+_Static_assert(sizeof(struct tr_meta) == 144, "tr_meta size");
 _Static_assert(offsetof(struct tr_meta, generation) == 8, "tr_meta.generation");
 _Static_assert(offsetof(struct tr_meta, config_hash) == 40, "tr_meta.config_hash");
 _Static_assert(sizeof(struct tr_lb4_key) == 8, "tr_lb4_key size");
