@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Manifest loader: files, documents, dispatch by kind, the Mesh object.
- * The kinds themselves are read in config_k8s.c and config_istio.c, the
- * checks across objects are in config_validate.c.
+ * The kinds themselves are read in config_k8s.c, config_istio.c and
+ * config_security.c, the checks across objects are in config_validate.c.
  *
  * Policy: every field of a mesh-configuration object is read, accepted as
  * informational, warned about ("accepted, not enforced") or refused; an
@@ -61,9 +61,10 @@ static void read_meta_annotations(struct obj *o, const struct ynode *v, void *t)
 			obj_err(o, p->key->line, "invalid annotation key: %s", why);
 		else if (!is_null(p->val) && get_str(o, p->val, &val) &&
 			 !strcmp(p->key->str, ANNOTATION_CGROUP)) {
-			if (val[0] != '/')
+			/* relative to the agent's --cgroup directory */
+			if (!val[0] || val[0] == '/' || strstr(val, "..") || strstr(val, "//"))
 				obj_err(o, p->val->line,
-					"\"%s\" is not a cgroup path (hint: an absolute path below the cgroup2 mount, like /kubepods/pod1234)",
+					"\"%s\" is not a cgroup path relative to the agent's --cgroup directory (hint: like kubepods/pod1234, without a leading / or ..)",
 					val);
 			free(m->cgroup);
 			m->cgroup = val;
@@ -181,6 +182,9 @@ static const struct kind kinds[] = {
 	  { "networking.istio.io/v1", "networking.istio.io/v1beta1",
 	    "networking.istio.io/v1alpha3" },
 	  true, NAME_SUBDOMAIN, load_virtual_service },
+	{ "AuthorizationPolicy",
+	  { "security.istio.io/v1", "security.istio.io/v1beta1" },
+	  true, NAME_SUBDOMAIN, load_authz_policy },
 	{ "Mesh", { "trestle.io/v1alpha1" }, false, NAME_SUBDOMAIN, load_mesh },
 };
 

@@ -167,6 +167,60 @@ struct tr_mesh {
 	struct tr_src src;
 };
 
+/* An address block: ipBlocks entries ("10.0.0.0/8" or a single address). */
+struct tr_cidr {
+	struct tr_ip ip;   /* host bits cleared */
+	uint8_t prefixlen; /* 0..32 or 0..128 */
+};
+
+/* security.istio.io AuthorizationPolicy, rules[].from[].source */
+struct tr_authz_source {
+	char **principals;      /* as written: "cluster.local/ns/a/sa/b", "*", "p*", "*s" */
+	size_t n_principals;
+	char **not_principals;
+	size_t n_not_principals;
+	char **namespaces;      /* same wildcard forms */
+	size_t n_namespaces;
+	char **not_namespaces;
+	size_t n_not_namespaces;
+	struct tr_cidr *ip_blocks; /* ipBlocks and remoteIpBlocks: the same at L4 */
+	size_t n_ip_blocks;
+	struct tr_cidr *not_ip_blocks; /* notIpBlocks and notRemoteIpBlocks */
+	size_t n_not_ip_blocks;
+	struct tr_src src;
+};
+
+/* rules[].to[].operation */
+struct tr_authz_operation {
+	uint16_t *ports;
+	size_t n_ports;
+	uint16_t *not_ports;
+	size_t n_not_ports;
+	struct tr_src src;
+};
+
+struct tr_authz_rule {
+	struct tr_authz_source *from; /* none = any source */
+	size_t n_from;
+	struct tr_authz_operation *to; /* none = any port */
+	size_t n_to;
+	struct tr_src src;
+};
+
+enum tr_authz_action { TR_AUTHZ_ALLOW = 1, TR_AUTHZ_DENY, TR_AUTHZ_AUDIT };
+
+/* security.istio.io/v1 (v1beta1) AuthorizationPolicy, the L4 subset */
+struct tr_authz_policy {
+	char *ns;
+	char *name;
+	bool has_selector;          /* spec.selector present */
+	struct tr_labels selector;  /* spec.selector.matchLabels */
+	enum tr_authz_action action; /* default ALLOW */
+	struct tr_authz_rule *rules; /* none = matches nothing */
+	size_t n_rules;
+	struct tr_src src;
+};
+
 struct tr_config {
 	char **files; /* every file read, owned here; tr_src.file points in */
 	size_t n_files;
@@ -182,6 +236,8 @@ struct tr_config {
 	size_t n_dest_rules;
 	struct tr_virtual_service *virtual_services;
 	size_t n_virtual_services;
+	struct tr_authz_policy *authz_policies;
+	size_t n_authz_policies;
 	struct tr_mesh mesh; /* defaults filled in when no Mesh object exists */
 };
 

@@ -6,6 +6,7 @@
  *   config_names.c    Kubernetes / Istio name and label syntax
  *   config_k8s.c      Service, EndpointSlice, Pod, Node
  *   config_istio.c    DestinationRule, VirtualService
+ *   config_security.c AuthorizationPolicy
  *   config_validate.c checks across the whole set (duplicates, VIP clashes)
  *   config_model.c    the public helpers: IPs, labels, freeing, formatting
  */
@@ -142,6 +143,7 @@ void load_pod(struct obj *o, const struct ynode *root, struct meta *m);
 void load_node(struct obj *o, const struct ynode *root, struct meta *m);
 void load_dest_rule(struct obj *o, const struct ynode *root, struct meta *m);
 void load_virtual_service(struct obj *o, const struct ynode *root, struct meta *m);
+void load_authz_policy(struct obj *o, const struct ynode *root, struct meta *m);
 
 /* --- whole set (config_validate.c) --- */
 void validate_set(struct loader *ld);

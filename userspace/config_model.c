@@ -169,6 +169,45 @@ static void virtual_service_free(struct tr_virtual_service *vs)
 	free(vs->tcp);
 }
 
+static void strs_free(char **s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(s[i]);
+	free(s);
+}
+
+static void authz_policy_free(struct tr_authz_policy *ap)
+{
+	struct tr_authz_source *s;
+	struct tr_authz_rule *r;
+	size_t i, j;
+
+	free(ap->ns);
+	free(ap->name);
+	labels_free(&ap->selector);
+	for (i = 0; i < ap->n_rules; i++) {
+		r = &ap->rules[i];
+		for (j = 0; j < r->n_from; j++) {
+			s = &r->from[j];
+			strs_free(s->principals, s->n_principals);
+			strs_free(s->not_principals, s->n_not_principals);
+			strs_free(s->namespaces, s->n_namespaces);
+			strs_free(s->not_namespaces, s->n_not_namespaces);
+			free(s->ip_blocks);
+			free(s->not_ip_blocks);
+		}
+		free(r->from);
+		for (j = 0; j < r->n_to; j++) {
+			free(r->to[j].ports);
+			free(r->to[j].not_ports);
+		}
+		free(r->to);
+	}
+	free(ap->rules);
+}
+
 void config_free(struct tr_config *cfg)
 {
 	size_t i;
@@ -195,6 +234,9 @@ void config_free(struct tr_config *cfg)
 	for (i = 0; i < cfg->n_virtual_services; i++)
 		virtual_service_free(&cfg->virtual_services[i]);
 	free(cfg->virtual_services);
+	for (i = 0; i < cfg->n_authz_policies; i++)
+		authz_policy_free(&cfg->authz_policies[i]);
+	free(cfg->authz_policies);
 	free(cfg->mesh.trust_domain);
 	free(cfg->mesh.root_namespace);
 	/* Last: every tr_src above points into these. */

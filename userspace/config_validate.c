@@ -48,7 +48,7 @@ static void check_duplicates(struct loader *ld)
 	size_t total, n = 0, i;
 
 	total = cfg->n_services + cfg->n_slices + cfg->n_pods + cfg->n_nodes +
-		cfg->n_dest_rules + cfg->n_virtual_services;
+		cfg->n_dest_rules + cfg->n_virtual_services + cfg->n_authz_policies;
 	if (total < 2)
 		return;
 	refs = ld_zalloc(ld, total * sizeof(*refs));
@@ -72,6 +72,9 @@ static void check_duplicates(struct loader *ld)
 	for (i = 0; i < cfg->n_virtual_services; i++)
 		add_ref(refs, &n, "VirtualService", cfg->virtual_services[i].ns,
 			cfg->virtual_services[i].name, &cfg->virtual_services[i].src);
+	for (i = 0; i < cfg->n_authz_policies; i++)
+		add_ref(refs, &n, "AuthorizationPolicy", cfg->authz_policies[i].ns,
+			cfg->authz_policies[i].name, &cfg->authz_policies[i].src);
 	qsort(refs, n, sizeof(*refs), cmp_obj_ref);
 	for (i = 1, a = refs; i < n; i++) {
 		b = &refs[i];

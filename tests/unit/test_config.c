@@ -195,7 +195,7 @@ static void test_valid_dir(void **state)
 	assert_string_equal(labels_get(&p->labels, "version"), "v1");
 	assert_string_equal(p->service_account, "reviews");
 	assert_string_equal(p->node, "node-a");
-	assert_string_equal(p->cgroup, "/kubepods/pod-reviews-v1");
+	assert_string_equal(p->cgroup, "kubepods/pod-reviews-v1");
 	assert_int_equal(p->n_ips, 2); /* podIP repeated in podIPs: once */
 	ip_expect(&p->ips[0], "10.244.1.5");
 	ip_expect(&p->ips[1], "fd00:244:1::5");
@@ -369,6 +369,16 @@ static void test_warnings(void **state)
 	"spec:\n"                                                 \
 	"  hosts: [web]\n"
 /* VS_HEAD is 5 lines. */
+
+#define AP_HEAD                                                   \
+	"apiVersion: security.istio.io/v1\n"                      \
+	"kind: AuthorizationPolicy\n"                             \
+	"metadata: {name: ap, namespace: shop}\n"                 \
+	"spec:\n"
+/* AP_HEAD is 4 lines. */
+#define AP_SOURCE(field) AP_HEAD "  rules:\n  - from:\n    - source:\n        " field "\n"
+#define AP_OP(field) AP_HEAD "  rules:\n  - to:\n    - operation:\n        " field "\n"
+/* The field of AP_SOURCE / AP_OP is on line 8. */
 
 struct bad_case {
 	const char *name;
@@ -566,9 +576,12 @@ static const struct bad_case bad_cases[] = {
 	{ "pod-service-account-conflict",
 	  "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  serviceAccountName: a\n  serviceAccount: b\n", 5,
 	  "spec.serviceAccount: \"b\" contradicts spec.serviceAccountName \"a\"" },
-	{ "pod-cgroup-relative",
-	  "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n    trestle.io/cgroup: kubepods/p\n", 6,
-	  "metadata.annotations[\"trestle.io/cgroup\"]: \"kubepods/p\" is not a cgroup path" },
+	{ "pod-cgroup-absolute",
+	  "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n    trestle.io/cgroup: /kubepods/p\n", 6,
+	  "metadata.annotations[\"trestle.io/cgroup\"]: \"/kubepods/p\" is not a cgroup path relative" },
+	{ "pod-cgroup-dotdot",
+	  "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n    trestle.io/cgroup: a/../../etc\n", 6,
+	  "is not a cgroup path relative to the agent's --cgroup directory" },
 
 	/* across objects of one buffer */
 	{ "duplicate-vip",
@@ -584,7 +597,213 @@ static const struct bad_case bad_cases[] = {
 	{ "second-mesh",
 	  "apiVersion: trestle.io/v1alpha1\nkind: Mesh\nmetadata: {name: a}\n---\napiVersion: trestle.io/v1alpha1\nkind: Mesh\nmetadata: {name: b}\n", 5,
 	  "Mesh b: only one Mesh object is allowed; Mesh a is already defined at bad.yaml:1" },
+
+	/* AuthorizationPolicy */
+	{ "ap-request-principals", AP_SOURCE("requestPrincipals: [\"*\"]"), 8,
+	  "AuthorizationPolicy shop/ap: spec.rules[0].from[0].source.requestPrincipals: requestPrincipals is an L7 field: it needs an L7 proxy (Trestle enforces L4)" },
+	{ "ap-not-request-principals", AP_SOURCE("notRequestPrincipals: [a/b]"), 8,
+	  "spec.rules[0].from[0].source.notRequestPrincipals: notRequestPrincipals is an L7 field" },
+	{ "ap-hosts", AP_OP("hosts: [web.shop]"), 8,
+	  "spec.rules[0].to[0].operation.hosts: hosts is an L7 field: it needs an L7 proxy" },
+	{ "ap-not-hosts", AP_OP("notHosts: [web.shop]"), 8,
+	  "spec.rules[0].to[0].operation.notHosts: notHosts is an L7 field" },
+	{ "ap-methods", AP_OP("methods: [GET]"), 8,
+	  "spec.rules[0].to[0].operation.methods: methods is an L7 field" },
+	{ "ap-not-methods", AP_OP("notMethods: [POST]"), 8,
+	  "spec.rules[0].to[0].operation.notMethods: notMethods is an L7 field" },
+	{ "ap-paths", AP_OP("paths: [/admin]"), 8,
+	  "spec.rules[0].to[0].operation.paths: paths is an L7 field" },
+	{ "ap-not-paths", AP_OP("notPaths: [/healthz]"), 8,
+	  "spec.rules[0].to[0].operation.notPaths: notPaths is an L7 field" },
+	{ "ap-when", AP_HEAD "  rules:\n  - when:\n    - key: request.headers[x-user]\n      values: [a]\n", 6,
+	  "spec.rules[0].when: when conditions are evaluated by an L7 proxy" },
+	{ "ap-bad-cidr-len", AP_SOURCE("ipBlocks: [10.0.0.0/33]"), 8,
+	  "spec.rules[0].from[0].source.ipBlocks[0]: \"10.0.0.0/33\": the prefix length must be a number 0..32" },
+	{ "ap-bad-cidr-len-v6", AP_SOURCE("notIpBlocks: [\"fd00::/129\"]"), 8,
+	  "source.notIpBlocks[0]: \"fd00::/129\": the prefix length must be a number 0..128" },
+	{ "ap-bad-cidr-addr", AP_SOURCE("remoteIpBlocks: [10.0.0.300/8]"), 8,
+	  "source.remoteIpBlocks[0]: \"10.0.0.300/8\" is not a valid IPv4 or IPv6 address or CIDR block" },
+	{ "ap-bad-cidr-empty-len", AP_SOURCE("ipBlocks: [10.0.0.0/]"), 8,
+	  "\"10.0.0.0/\": the prefix length must be a number" },
+	{ "ap-cidr-host-bits", AP_SOURCE("ipBlocks: [10.1.2.3/8]"), 8,
+	  "source.ipBlocks[0]: \"10.1.2.3/8\" has host bits set (hint: the block is 10.0.0.0/8)" },
+	{ "ap-cidr-host-bits-v6", AP_SOURCE("notRemoteIpBlocks: [\"fd00::1/64\"]"), 8,
+	  "source.notRemoteIpBlocks[0]: \"fd00::1/64\" has host bits set (hint: the block is fd00::/64)" },
+	{ "ap-bad-wildcard", AP_SOURCE("principals: [cluster.local/ns/*/sa/web]"), 8,
+	  "source.principals[0]: \"cluster.local/ns/*/sa/web\" is not a valid pattern: '*' may only be" },
+	{ "ap-bad-wildcard-both-ends", AP_SOURCE("notNamespaces: [\"*prod*\"]"), 8,
+	  "source.notNamespaces[0]: \"*prod*\" is not a valid pattern" },
+	{ "ap-empty-principal", AP_SOURCE("principals: [\"\"]"), 8,
+	  "source.principals[0]: must not be empty" },
+	{ "ap-spiffe-principal", AP_SOURCE("principals: [\"spiffe://cluster.local/ns/a/sa/b\"]"), 8,
+	  "principals are written without spiffe:// (hint: \"cluster.local/ns/a/sa/b\")" },
+	{ "ap-custom", AP_HEAD "  action: CUSTOM\n", 5,
+	  "AuthorizationPolicy shop/ap: spec.action: action CUSTOM is not supported: it delegates to an external authorizer" },
+	{ "ap-provider", AP_HEAD "  provider: {name: ext-authz}\n", 5,
+	  "spec.provider: a provider is for action CUSTOM" },
+	{ "ap-unknown-action", AP_HEAD "  action: allow\n", 5,
+	  "spec.action: unknown action \"allow\" (supported: ALLOW, DENY, AUDIT)" },
+	{ "ap-target-ref", AP_HEAD "  targetRef: {kind: Gateway, name: ingress}\n", 5,
+	  "spec.targetRef: attaching a policy to a gateway or a Service is not supported" },
+	{ "ap-target-refs", AP_HEAD "  targetRefs: [{kind: Service, name: web}]\n", 5,
+	  "spec.targetRefs: attaching a policy" },
+	{ "ap-unknown-source-field", AP_SOURCE("principal: [cluster.local/ns/a/sa/b]"), 8,
+	  "AuthorizationPolicy shop/ap: spec.rules[0].from[0].source.principal: unknown field (hint: did you mean \"principals\"?)" },
+	{ "ap-unknown-spec-field", AP_HEAD "  selectr: {matchLabels: {app: web}}\n", 5,
+	  "spec.selectr: unknown field (hint: did you mean \"selector\"?)" },
+	{ "ap-unknown-selector-field", AP_HEAD "  selector: {matchExpressions: []}\n", 5,
+	  "spec.selector.matchExpressions: unknown field" },
+	{ "ap-unknown-rule-field", AP_HEAD "  rules:\n  - form: []\n", 6,
+	  "spec.rules[0].form: unknown field (hint: did you mean \"from\"?)" },
+	{ "ap-port-range", AP_OP("ports: [\"70000\"]"), 8,
+	  "spec.rules[0].to[0].operation.ports[0]: \"70000\" is not a port number 1..65535" },
+	{ "ap-port-range-int", AP_OP("notPorts: [0]"), 8,
+	  "spec.rules[0].to[0].operation.notPorts[0]: 0 is out of range 1..65535" },
+	{ "ap-port-name", AP_OP("ports: [http]"), 8,
+	  "operation.ports[0]: \"http\" is not a port number 1..65535" },
+	{ "ap-port-leading-zero", AP_OP("ports: [\"080\"]"), 8,
+	  "operation.ports[0]: \"080\" is not a port number" },
+	{ "ap-rules-not-list", AP_HEAD "  rules: {from: []}\n", 5, "spec.rules: expected a list, got a mapping" },
+	{ "ap-bad-label", AP_HEAD "  selector:\n    matchLabels: {app: \"-web\"}\n", 6,
+	  "spec.selector.matchLabels.app: invalid label value" },
+	{ "ap-api-version",
+	  "apiVersion: security.istio.io/v1alpha1\nkind: AuthorizationPolicy\nmetadata: {name: ap}\n", 1,
+	  "apiVersion: security.istio.io/v1alpha1 AuthorizationPolicy is not supported (supported for AuthorizationPolicy: security.istio.io/v1, security.istio.io/v1beta1)" },
+	{ "ap-duplicate",
+	  AP_HEAD "  action: DENY\n---\napiVersion: security.istio.io/v1beta1\nkind: AuthorizationPolicy\nmetadata: {name: ap, namespace: shop}\n", 7,
+	  "AuthorizationPolicy shop/ap: duplicate object: already defined at bad.yaml:1" },
 };
+
+/* AuthorizationPolicy: every L4 field, the defaults, the empty forms. */
+static void test_authz_policy(void **state)
+{
+	static const char yaml[] =
+		"apiVersion: security.istio.io/v1\n"
+		"kind: AuthorizationPolicy\n"
+		"metadata: {name: web, namespace: shop}\n"
+		"spec:\n"
+		"  selector:\n"
+		"    matchLabels: {app: web}\n"
+		"  action: DENY\n"
+		"  rules:\n"
+		"  - from:\n"
+		"    - source:\n"
+		"        principals: [cluster.local/ns/a/sa/b, \"*\"]\n"
+		"        notPrincipals: [\"cluster.local/ns/a/*\"]\n"
+		"        namespaces: [\"*-prod\"]\n"
+		"        notNamespaces: [kube-system]\n"
+		"        ipBlocks: [10.0.0.0/8, 192.168.1.7]\n"
+		"        remoteIpBlocks: [\"fd00::/16\", 10.0.0.0/8]\n"
+		"        notIpBlocks: [10.1.0.0/16]\n"
+		"        notRemoteIpBlocks: [\"::/0\"]\n"
+		"    - {}\n"
+		"    to:\n"
+		"    - operation:\n"
+		"        ports: [\"8080\", 9090]\n"
+		"        notPorts: [\"22\"]\n"
+		"  - {}\n"
+		"  - to: [{}]\n"
+		"---\n"
+		"apiVersion: security.istio.io/v1beta1\n"
+		"kind: AuthorizationPolicy\n"
+		"metadata: {name: deny-all}\n"
+		"spec: {}\n"
+		"---\n"
+		"apiVersion: security.istio.io/v1\n"
+		"kind: AuthorizationPolicy\n"
+		"metadata: {name: nospec, namespace: shop}\n"
+		"---\n"
+		"apiVersion: security.istio.io/v1\n"
+		"kind: AuthorizationPolicy\n"
+		"metadata: {name: audit, namespace: istio-system}\n"
+		"spec: {action: AUDIT, rules: [], requestPrincipals: []}\n";
+	const struct tr_authz_policy *ap;
+	const struct tr_authz_source *s;
+	struct tr_config cfg;
+	struct tr_diags d;
+	int rc;
+
+	(void)state;
+	rc = load_str(yaml, &cfg, &d);
+	if (rc != -EINVAL)
+		print_diags(&d);
+	/* requestPrincipals belongs in a source, not in spec */
+	assert_int_equal(rc, -EINVAL);
+	expect_diag(&d, TR_DIAG_ERROR, "bad.yaml", 39,
+		    "AuthorizationPolicy istio-system/audit: spec.requestPrincipals: unknown field");
+	assert_int_equal(d.n_errors, 1);
+	diags_free(&d);
+
+	rc = config_load_buffer("ap.yaml", yaml, strstr(yaml, "spec: {action: AUDIT") - yaml,
+				&cfg, &d);
+	if (rc || d.n)
+		print_diags(&d);
+	assert_int_equal(rc, 0);
+	assert_int_equal(d.n, 0);
+	assert_int_equal(cfg.n_authz_policies, 4);
+
+	ap = &cfg.authz_policies[0];
+	assert_string_equal(ap->ns, "shop");
+	assert_string_equal(ap->name, "web");
+	assert_int_equal(ap->src.line, 1);
+	assert_true(ap->has_selector);
+	assert_string_equal(labels_get(&ap->selector, "app"), "web");
+	assert_int_equal(ap->action, TR_AUTHZ_DENY);
+	assert_int_equal(ap->n_rules, 3);
+	assert_int_equal(ap->rules[0].n_from, 2);
+	s = &ap->rules[0].from[0];
+	assert_int_equal(s->src.line, 10);
+	assert_int_equal(s->n_principals, 2);
+	assert_string_equal(s->principals[0], "cluster.local/ns/a/sa/b");
+	assert_string_equal(s->principals[1], "*");
+	assert_string_equal(s->not_principals[0], "cluster.local/ns/a/*");
+	assert_string_equal(s->namespaces[0], "*-prod");
+	assert_string_equal(s->not_namespaces[0], "kube-system");
+	/* ipBlocks and remoteIpBlocks merged, the repeated block once */
+	assert_int_equal(s->n_ip_blocks, 3);
+	ip_expect(&s->ip_blocks[0].ip, "10.0.0.0");
+	assert_int_equal(s->ip_blocks[0].prefixlen, 8);
+	ip_expect(&s->ip_blocks[1].ip, "192.168.1.7");
+	assert_int_equal(s->ip_blocks[1].prefixlen, 32);
+	ip_expect(&s->ip_blocks[2].ip, "fd00::");
+	assert_int_equal(s->ip_blocks[2].prefixlen, 16);
+	assert_int_equal(s->n_not_ip_blocks, 2);
+	assert_int_equal(s->not_ip_blocks[0].prefixlen, 16);
+	ip_expect(&s->not_ip_blocks[1].ip, "::");
+	assert_int_equal(s->not_ip_blocks[1].prefixlen, 0);
+	/* an empty source: matches any source */
+	s = &ap->rules[0].from[1];
+	assert_int_equal(s->n_principals + s->n_not_principals + s->n_namespaces +
+			 s->n_not_namespaces + s->n_ip_blocks + s->n_not_ip_blocks, 0);
+	assert_int_equal(ap->rules[0].n_to, 1);
+	assert_int_equal(ap->rules[0].to[0].n_ports, 2);
+	assert_int_equal(ap->rules[0].to[0].ports[0], 8080);
+	assert_int_equal(ap->rules[0].to[0].ports[1], 9090);
+	assert_int_equal(ap->rules[0].to[0].n_not_ports, 1);
+	assert_int_equal(ap->rules[0].to[0].not_ports[0], 22);
+	/* a rule {}: any source, any port */
+	assert_int_equal(ap->rules[1].n_from, 0);
+	assert_int_equal(ap->rules[1].n_to, 0);
+	/* to: [{}]: one operation that matches any port */
+	assert_int_equal(ap->rules[2].n_to, 1);
+	assert_int_equal(ap->rules[2].to[0].n_ports + ap->rules[2].to[0].n_not_ports, 0);
+
+	/* spec: {} and no spec: ALLOW with no rules, namespace-wide */
+	ap = &cfg.authz_policies[1];
+	assert_string_equal(ap->ns, "default");
+	assert_int_equal(ap->action, TR_AUTHZ_ALLOW);
+	assert_false(ap->has_selector);
+	assert_int_equal(ap->n_rules, 0);
+	ap = &cfg.authz_policies[2];
+	assert_int_equal(ap->action, TR_AUTHZ_ALLOW);
+	assert_int_equal(ap->n_rules, 0);
+	/* the document was cut after "metadata:": no spec */
+	ap = &cfg.authz_policies[3];
+	assert_string_equal(ap->ns, "istio-system");
+	assert_int_equal(ap->n_rules, 0);
+	config_free(&cfg);
+	diags_free(&d);
+}
 
 static void test_bad_input(void **state)
 {
@@ -1039,6 +1258,7 @@ int main(void)
 		cmocka_unit_test(test_valid_dir),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_warnings),
+		cmocka_unit_test(test_authz_policy),
 		cmocka_unit_test(test_collects_all_errors),
 		cmocka_unit_test(test_error_cap),
 		cmocka_unit_test(test_deep_nesting),
