@@ -17,13 +17,18 @@
 #include "log.h"
 #include "pins.h"
 #include "sock.skel.h"
+#include "tc.skel.h"
+
+/* libbpf 1.1's headers predate tcx (Linux 6.6); the kernel ABI values: */
+#ifndef BPF_TCX_INGRESS
+#define BPF_TCX_INGRESS 46
+#define BPF_TCX_EGRESS 47
+#endif
+
+#define TCX_PIN_PREFIX "tcx_"
 
 /* Every map Trestle pins, for cleanup. */
-static const char *const pinned_maps[] = {
-	TR_MAP_META, TR_MAP_LB4_SVC, TR_MAP_LB6_SVC, TR_MAP_LB_SLOT,
-	TR_MAP_LB_BE, TR_MAP_LB_BESTAT, TR_MAP_LB_SVCINFO, TR_MAP_REVNAT,
-	TR_MAP_STATS,
-};
+static const char *const pinned_maps[] = { TR_PINNED_MAPS };
 
 static int mkdir_p(const char *path)
 {
@@ -192,6 +197,31 @@ int loader_start(struct tr_loader *l, const char *bpffs, const char *cgroup)
 	l->fds.be = bpf_map__fd(l->skel->maps.tr_lb_be);
 	l->fds.bestat = bpf_map__fd(l->skel->maps.tr_lb_bestat);
 	l->fds.svcinfo = bpf_map__fd(l->skel->maps.tr_lb_svcinfo);
+	l->pfds.cfg = bpf_map__fd(l->skel->maps.tr_pol_cfg);
+	l->pfds.ip4 = bpf_map__fd(l->skel->maps.tr_ip4_info);
+	l->pfds.ip6 = bpf_map__fd(l->skel->maps.tr_ip6_info);
+	l->pfds.cgroup = bpf_map__fd(l->skel->maps.tr_cgroup);
+	l->pfds.pol = bpf_map__fd(l->skel->maps.tr_pol);
+	l->pfds.pol_dst = bpf_map__fd(l->skel->maps.tr_pol_dst);
+	l->pfds.pol_stat = bpf_map__fd(l->skel->maps.tr_pol_stat);
+	l->pfds.id_info = bpf_map__fd(l->skel->maps.tr_id_info);
+	l->pfds.wl_info = bpf_map__fd(l->skel->maps.tr_wl_info);
+	l->pfds.pol_info = bpf_map__fd(l->skel->maps.tr_pol_info);
+	l->flow_rb_fd = bpf_map__fd(l->skel->maps.tr_flow_rb);
+
+	/* the tc object reuses every pinned map by name */
+	l->tc = tr_tc__open_opts(&opts);
+	if (!l->tc) {
+		err = -errno;
+		log_error("cannot open the tc BPF object: %s", strerror(-err));
+		return err;
+	}
+	err = tr_tc__load(l->tc);
+	if (err) {
+		log_error("cannot load the tc BPF programs: %s (run with -v for the verifier log)",
+			  strerror(-err));
+		return err;
+	}
 
 	snprintf(links, sizeof(links), "%s/%s", bpffs, TR_LINK_DIR);
 	err = mkdir_p(links);
@@ -209,8 +239,130 @@ int loader_start(struct tr_loader *l, const char *bpffs, const char *cgroup)
 	return 0;
 }
 
+/* ---- tc on workload devices ------------------------------------------ */
+
+static void tcx_pin_path(const struct tr_loader *l, uint32_t ifindex, bool egress,
+			 char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s/" TCX_PIN_PREFIX "%u_%s", l->bpffs, TR_LINK_DIR,
+		 ifindex, egress ? "egress" : "ingress");
+}
+
+/* Attach (or take over the pinned link of) one direction of one device. */
+static int tcx_attach(struct tr_loader *l, uint32_t ifindex, bool egress)
+{
+	struct bpf_program *prog = egress ? l->tc->progs.tr_tc_to_wl :
+					    l->tc->progs.tr_tc_from_wl;
+	int prog_fd = bpf_program__fd(prog);
+	char path[4096];
+	int fd, err;
+
+	tcx_pin_path(l, ifindex, egress, path, sizeof(path));
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		/* a previous agent's link: swap our program in, in place */
+		err = bpf_link_update(fd, prog_fd, NULL);
+		close(fd);
+		if (!err)
+			return 0;
+		/* the device it was on is gone (ifindex reused): start over */
+		unlink(path);
+	}
+	fd = bpf_link_create(prog_fd, (int)ifindex,
+			     egress ? BPF_TCX_EGRESS : BPF_TCX_INGRESS, NULL);
+	if (fd < 0) {
+		err = -errno;
+		if (err == -EINVAL)
+			log_error("cannot attach tc to ifindex %u: %s (hint: tcx needs Linux 6.6 or later)",
+				  ifindex, strerror(-err));
+		else
+			log_error("cannot attach tc to ifindex %u: %s", ifindex, strerror(-err));
+		return err;
+	}
+	if (bpf_obj_pin(fd, path)) {
+		err = -errno;
+		log_error("cannot pin %s: %s", path, strerror(-err));
+		close(fd);
+		return err;
+	}
+	close(fd);
+	return 0;
+}
+
+static bool listed(const uint32_t *v, size_t n, uint32_t x)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == x)
+			return true;
+	return false;
+}
+
+int loader_tc_sync(struct tr_loader *l, const uint32_t *ifindexes, size_t n)
+{
+	char dirpath[4096];
+	struct dirent *de;
+	uint32_t *have;
+	size_t n_have = 0;
+	int first_err = 0;
+	DIR *dir;
+
+	have = calloc(n + 1, sizeof(*have));
+	if (!have)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		int err;
+
+		if (listed(have, n_have, ifindexes[i]))
+			continue;
+		if (listed(l->tc_ifindexes, l->n_tc, ifindexes[i])) {
+			have[n_have++] = ifindexes[i];
+			continue;
+		}
+		err = tcx_attach(l, ifindexes[i], true);
+		if (!err)
+			err = tcx_attach(l, ifindexes[i], false);
+		if (err) {
+			first_err = first_err ? first_err : err;
+			continue;
+		}
+		log_info("tc programs on ifindex %u", ifindexes[i]);
+		have[n_have++] = ifindexes[i];
+	}
+
+	/* detach from devices that no longer host a local workload */
+	snprintf(dirpath, sizeof(dirpath), "%s/%s", l->bpffs, TR_LINK_DIR);
+	dir = opendir(dirpath);
+	while (dir && (de = readdir(dir))) {
+		char path[4096 + 256];
+		unsigned int ifindex;
+		int fd;
+
+		if (strncmp(de->d_name, TCX_PIN_PREFIX, strlen(TCX_PIN_PREFIX)) ||
+		    sscanf(de->d_name + strlen(TCX_PIN_PREFIX), "%u_", &ifindex) != 1 ||
+		    listed(have, n_have, ifindex))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dirpath, de->d_name);
+		fd = bpf_obj_get(path);
+		if (fd >= 0) {
+			bpf_link_detach(fd);
+			close(fd);
+		}
+		unlink(path);
+		log_info("tc program removed from ifindex %u (%s)", ifindex, de->d_name);
+	}
+	if (dir)
+		closedir(dir);
+	free(l->tc_ifindexes);
+	l->tc_ifindexes = have;
+	l->n_tc = n_have;
+	return first_err;
+}
+
 void loader_close(struct tr_loader *l)
 {
+	if (l->tc)
+		tr_tc__destroy(l->tc);
+	free(l->tc_ifindexes);
 	if (l->skel)
 		tr_sock__destroy(l->skel);
 	if (l->cgroup_fd >= 0)

@@ -12,11 +12,18 @@
 #include <stdbool.h>
 
 #include "maps.h"
+#include "polmaps.h"
 
 struct tr_sock;
+struct tr_tc;
 
 struct tr_loader {
 	struct tr_sock *skel;
+	struct tr_tc *tc;          /* tc programs; share the pinned maps */
+	struct tr_pol_fds pfds;
+	int flow_rb_fd;
+	uint32_t *tc_ifindexes;    /* devices this agent attached or adopted */
+	size_t n_tc;
 	char *bpffs;
 	char *cgroup;
 	int cgroup_fd;
@@ -27,6 +34,14 @@ struct tr_loader {
 
 /* Open, load, pin and attach. Returns 0 or -errno; logs the reason. */
 int loader_start(struct tr_loader *l, const char *bpffs, const char *cgroup);
+
+/*
+ * Make the tc programs run on exactly these devices (the host-side devices
+ * of local workloads): attach where missing (pinned links, so they survive
+ * restarts), take over pinned ones, detach from devices no longer listed.
+ * Returns 0 or the first -errno; logs per device.
+ */
+int loader_tc_sync(struct tr_loader *l, const uint32_t *ifindexes, size_t n);
 
 /* Close everything without detaching: pinned links and maps stay. */
 void loader_close(struct tr_loader *l);

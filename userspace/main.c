@@ -16,9 +16,11 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/vfs.h>
 #include <time.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <unistd.h>
 
@@ -26,13 +28,18 @@
 
 #include "compile.h"
 #include "config.h"
+#include "flowlog.h"
 #include "loader.h"
 #include "log.h"
 #include "maps.h"
+#include "netdev.h"
+#include "policy.h"
+#include "polmaps.h"
 #include "trestle_version.h"
 #include "watch.h"
 
 #define DEFAULT_CONFIG_DIR "/etc/trestle/mesh.d"
+#define DEFAULT_RUN_DIR "/run/trestle"
 #define DEBOUNCE_MS 200
 #define WATCH_RETRY_MS 2000
 
@@ -40,7 +47,9 @@ struct options {
 	const char *config_dir;
 	const char *bpffs;
 	const char *cgroup;
+	const char *run_dir;
 	char node[256];
+	bool flow_log_allow;
 	enum log_format log_format;
 	bool verbose;
 	bool cleanup;
@@ -50,7 +59,10 @@ struct agent {
 	struct options opt;
 	struct tr_loader loader;
 	struct tr_applied state;
+	struct polmaps_state pstate;
 	struct tr_watch watch;
+	struct netdev netdev;
+	struct flowlog flows;
 	int sig_fd, timer_fd, epoll_fd;
 };
 
@@ -68,6 +80,8 @@ static void usage(FILE *f)
 		"  -b, --bpffs DIR        pin directory on a bpf filesystem (default " TR_DEFAULT_BPFFS ")\n"
 		"  -g, --cgroup DIR       cgroup v2 directory to attach to (default: the cgroup v2 root)\n"
 		"  -n, --node NAME        this node's name (default: the host name)\n"
+		"  -r, --run-dir DIR      runtime directory: flow log (default " DEFAULT_RUN_DIR ")\n"
+		"      --flow-log-allow   also log allowed connections (denies and audits always are)\n"
 		"      --log-format FMT   text or json (default text)\n"
 		"  -v, --verbose          debug logging, including libbpf's\n"
 		"      --cleanup          detach and remove everything pinned under --bpffs, then exit\n"
@@ -90,12 +104,14 @@ static const char *default_cgroup(void)
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	enum { OPT_LOG_FORMAT = 256, OPT_CLEANUP };
+	enum { OPT_LOG_FORMAT = 256, OPT_CLEANUP, OPT_FLOW_ALLOW };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "bpffs", required_argument, NULL, 'b' },
 		{ "cgroup", required_argument, NULL, 'g' },
 		{ "node", required_argument, NULL, 'n' },
+		{ "run-dir", required_argument, NULL, 'r' },
+		{ "flow-log-allow", no_argument, NULL, OPT_FLOW_ALLOW },
 		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "cleanup", no_argument, NULL, OPT_CLEANUP },
@@ -107,12 +123,13 @@ static int parse_args(int argc, char **argv, struct options *o)
 
 	o->config_dir = DEFAULT_CONFIG_DIR;
 	o->bpffs = TR_DEFAULT_BPFFS;
+	o->run_dir = DEFAULT_RUN_DIR;
 	o->cgroup = NULL;
 	o->log_format = LOG_FORMAT_TEXT;
 	if (gethostname(o->node, sizeof(o->node)))
 		snprintf(o->node, sizeof(o->node), "localhost");
 
-	while ((c = getopt_long(argc, argv, "c:b:g:n:vhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:b:g:n:r:vhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			o->config_dir = optarg;
@@ -125,6 +142,12 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 'n':
 			snprintf(o->node, sizeof(o->node), "%s", optarg);
+			break;
+		case 'r':
+			o->run_dir = optarg;
+			break;
+		case OPT_FLOW_ALLOW:
+			o->flow_log_allow = true;
 			break;
 		case OPT_LOG_FORMAT:
 			if (!strcmp(optarg, "text"))
@@ -174,9 +197,106 @@ static void log_diags(const struct tr_diags *d)
 	}
 }
 
+/*
+ * What this node knows of its workloads beyond the manifests: the host-side
+ * device (a route lookup of the workload's address) and the cgroup id of
+ * its trestle.io/cgroup directory. Also collects the devices for tc.
+ */
+static int policy_runtime(struct agent *a, const struct tr_policy_compiled *pc,
+			  struct pol_runtime **rt_out, uint32_t **devs, size_t *n_devs,
+			  uint64_t *hash)
+{
+	struct pol_runtime *rt = calloc(pc->n_workloads + 1, sizeof(*rt));
+	uint32_t *d = calloc(pc->n_workloads + 1, sizeof(*d));
+	size_t nd = 0;
+
+	if (!rt || !d) {
+		free(rt);
+		free(d);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < pc->n_workloads; i++) {
+		const struct tr_pod *pod = pc->workloads[i].pod;
+		int err;
+
+		if (!pc->workloads[i].local)
+			continue;
+		if (pod->n_ips) {
+			err = netdev_route_oif(&a->netdev, &pod->ips[0], &rt[i].ifindex);
+			if (err || rt[i].ifindex <= 1) {
+				char ip[64];
+
+				log_warn("Pod %s/%s: no route to %s on this node (%s); its traffic is checked at the socket hooks only",
+					 pod->ns, pod->name, tr_ip_str(&pod->ips[0], ip, sizeof(ip)),
+					 err ? strerror(-err) : "loopback");
+				rt[i].ifindex = 0;
+			} else {
+				d[nd++] = rt[i].ifindex;
+			}
+		}
+		if (pod->cgroup) {
+			char path[4096];
+			struct stat st;
+
+			snprintf(path, sizeof(path), "%s/%s", a->opt.cgroup, pod->cgroup);
+			if (stat(path, &st))
+				log_warn("Pod %s/%s: cgroup %s: %s; its connects are checked at the destination only",
+					 pod->ns, pod->name, path, strerror(errno));
+			else
+				rt[i].cgroup_id = (uint64_t)st.st_ino; /* cgroup v2 id */
+		}
+		*hash = (*hash ^ rt[i].ifindex) * 0x100000001b3ULL;
+		*hash = (*hash ^ rt[i].cgroup_id) * 0x100000001b3ULL;
+	}
+	*rt_out = rt;
+	*devs = d;
+	*n_devs = nd;
+	return 0;
+}
+
+/* Apply identities and authorization; returns 0 or -errno (logged). */
+static int apply_policy(struct agent *a, const struct tr_config *cfg,
+			const struct tr_policy_compiled *pc)
+{
+	struct pol_runtime *rt = NULL;
+	uint32_t *devs = NULL;
+	size_t n_devs = 0;
+	uint64_t hash = pc->hash ^ (a->opt.flow_log_allow ? 0x5bd1e995ULL : 0);
+	struct polmaps_result res;
+	char msg[512];
+	int err;
+
+	err = policy_runtime(a, pc, &rt, &devs, &n_devs, &hash);
+	if (err)
+		return err;
+	/* tc on the devices first, so no new workload runs a moment unchecked */
+	loader_tc_sync(&a->loader, devs, n_devs);
+	if (hash == a->pstate.hash) {
+		err = 0;
+		goto out;
+	}
+	err = polmaps_apply(&a->loader.pfds, &a->pstate, cfg, pc, rt,
+			    a->opt.flow_log_allow ? TR_POL_F_LOG_ALLOW : 0, &res, msg,
+			    sizeof(msg));
+	if (err) {
+		log_error("authorization refused: %s; policy epoch %u stays active", msg,
+			  a->pstate.epoch);
+		goto out;
+	}
+	a->pstate.hash = hash;
+	log_info("authorization applied: epoch %u (%zu workloads, %zu policies, %zu+%zu classes, %zu verdicts, %zu addresses, %zu cgroups, tc on %zu devices)",
+		 res.epoch, pc->n_workloads, pc->n_policies, res.classes_src, res.classes_dst,
+		 res.verdicts, res.addresses, res.cgroups, n_devs);
+out:
+	free(rt);
+	free(devs);
+	return err;
+}
+
 /* Read, validate, compile and apply the configuration. Never fatal. */
 static void reload(struct agent *a, const char *why)
 {
+	struct tr_policy_compiled pcomp = {};
 	unsigned long long gen = (unsigned long long)a->state.meta.generation;
 	struct tr_config cfg = {};
 	struct tr_diags diags = {};
@@ -191,12 +311,16 @@ static void reload(struct agent *a, const char *why)
 	err = config_load_dir(a->opt.config_dir, &cfg, &diags);
 	if (!err)
 		err = compile_config(&cfg, &comp, &diags);
+	if (!err)
+		err = policy_compile(&cfg, a->opt.node, &pcomp, &diags);
 	log_diags(&diags);
 	if (err) {
 		log_error("configuration refused: %zu error%s in %s; generation %llu stays active",
 			  diags.n_errors, diags.n_errors == 1 ? "" : "s", a->opt.config_dir, gen);
 		goto out;
 	}
+	/* authorization first: a new workload is never reachable unchecked */
+	apply_policy(a, &cfg, &pcomp);
 	if (gen && comp.hash == a->state.meta.config_hash) {
 		log_info("configuration unchanged: generation %llu (%zu service ports, %zu backends)",
 			 gen, comp.n_services, comp.n_backends);
@@ -214,6 +338,7 @@ static void reload(struct agent *a, const char *why)
 		 res.slots_written,
 		 (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 out:
+	policy_compiled_free(&pcomp);
 	compiled_free(&comp);
 	config_free(&cfg);
 	diags_free(&diags);
@@ -254,6 +379,12 @@ static int setup_loop(struct agent *a)
 	ev.data.fd = a->watch.fd;
 	if (epoll_ctl(a->epoll_fd, EPOLL_CTL_ADD, a->watch.fd, &ev))
 		return -errno;
+	ev.data.fd = netdev_fd(&a->netdev);
+	if (epoll_ctl(a->epoll_fd, EPOLL_CTL_ADD, ev.data.fd, &ev))
+		return -errno;
+	ev.data.fd = flowlog_fd(&a->flows);
+	if (ev.data.fd >= 0 && epoll_ctl(a->epoll_fd, EPOLL_CTL_ADD, ev.data.fd, &ev))
+		return -errno;
 	return 0;
 }
 
@@ -293,6 +424,12 @@ static int run(struct agent *a)
 			} else if (fd == a->watch.fd) {
 				if (watch_drain(&a->watch))
 					arm_timer(a->timer_fd, DEBOUNCE_MS);
+			} else if (fd == netdev_fd(&a->netdev)) {
+				/* devices or routes changed: workloads may have moved */
+				if (netdev_drain(&a->netdev))
+					arm_timer(a->timer_fd, DEBOUNCE_MS);
+			} else if (fd == flowlog_fd(&a->flows)) {
+				flowlog_consume(&a->flows);
 			} else if (fd == a->timer_fd) {
 				uint64_t ticks;
 
@@ -301,6 +438,61 @@ static int run(struct agent *a)
 			}
 		}
 	}
+}
+
+static int mkdir_p(const char *path)
+{
+	char buf[4096];
+	size_t len = strlen(path);
+
+	if (len >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* Runtime directory, flow log, netlink; the run dir goes into tr_meta so
+ * the CLI finds the flow log. */
+static int start_runtime(struct agent *a)
+{
+	char path[4096];
+	__u32 zero = 0;
+	int err;
+
+	err = mkdir_p(a->opt.run_dir);
+	if (err) {
+		log_error("cannot create the runtime directory %s: %s", a->opt.run_dir,
+			  strerror(-err));
+		return err;
+	}
+	if (strlen(a->opt.run_dir) >= sizeof(a->state.meta.run_dir)) {
+		log_error("--run-dir %s is too long (at most %zu characters)", a->opt.run_dir,
+			  sizeof(a->state.meta.run_dir) - 1);
+		return -ENAMETOOLONG;
+	}
+	snprintf(a->state.meta.run_dir, sizeof(a->state.meta.run_dir), "%s", a->opt.run_dir);
+	if (bpf_map_update_elem(a->loader.fds.meta, &zero, &a->state.meta, BPF_ANY))
+		log_warn("cannot record the runtime directory in %s: %s", TR_MAP_META,
+			 strerror(errno));
+	snprintf(path, sizeof(path), "%s/flows.jsonl", a->opt.run_dir);
+	err = flowlog_open(&a->flows, a->loader.flow_rb_fd, a->loader.pfds.wl_info, path,
+			   &a->pstate);
+	if (err)
+		return err;
+	err = netdev_open(&a->netdev);
+	if (err)
+		log_error("cannot open rtnetlink: %s", strerror(-err));
+	return err;
 }
 
 int main(int argc, char **argv)
@@ -326,6 +518,15 @@ int main(int argc, char **argv)
 		log_error("cannot read the pinned state under %s: %s", a.opt.bpffs, strerror(-err));
 		goto out;
 	}
+	err = polmaps_adopt(&a.loader.pfds, &a.pstate);
+	if (err) {
+		log_error("cannot read the pinned policy state under %s: %s", a.opt.bpffs,
+			  strerror(-err));
+		goto out;
+	}
+	err = start_runtime(&a);
+	if (err)
+		goto out;
 	err = watch_start(&a.watch, a.opt.config_dir);
 	if (!err)
 		err = setup_loop(&a);
@@ -336,7 +537,12 @@ int main(int argc, char **argv)
 	reload(&a, "start");
 	err = run(&a);
 out:
+	if (a.flows.rb)
+		flowlog_consume(&a.flows);
+	flowlog_close(&a.flows);
+	netdev_close(&a.netdev);
 	watch_stop(&a.watch);
+	polmaps_free(&a.pstate);
 	applied_free(&a.state);
 	loader_close(&a.loader);
 	if (a.sig_fd >= 0)

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Writes compiled identities and authorization (policy.h) into the pinned
+ * maps, one epoch at a time: the new epoch is written in full beside the
+ * active one, tr_pol_cfg.epoch is flipped with one update, and the old
+ * epoch is removed after a grace period. Class ids carry the epoch's bank
+ * (odd or even) in their top byte, so the two epochs never share a key.
+ */
+#ifndef TRESTLE_POLMAPS_H
+#define TRESTLE_POLMAPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <trestle/policy.h>
+
+#include "idtable.h"
+#include "policy.h"
+
+struct tr_pol_fds {
+	int cfg, ip4, ip6, cgroup, pol, pol_dst, pol_stat, id_info, wl_info, pol_info;
+};
+
+/* What this node knows of a workload beyond the manifests. */
+struct pol_runtime {
+	uint32_t ifindex;   /* host-side device of a local workload, 0 if none */
+	uint64_t cgroup_id; /* its cgroup (trestle.io/cgroup), 0 if none */
+};
+
+struct polmaps_state {
+	struct idtable identities; /* "spiffe://..." */
+	struct idtable workloads;  /* "ns/name" */
+	struct idtable policies;   /* "ns/name" */
+	uint32_t epoch;
+	uint32_t flags;
+	uint64_t hash;             /* of what was applied; 0 = unknown */
+	/* keys of the active epoch, removed when the next one is live */
+	struct tr_ip4_lpm_key *k4;
+	size_t n4;
+	struct tr_ip6_lpm_key *k6;
+	size_t n6;
+	struct tr_cgroup_key *kcg;
+	size_t ncg;
+	struct tr_pol_key *kpol;
+	size_t npol;
+	uint32_t *kdst;
+	size_t ndst;
+};
+
+struct polmaps_result {
+	uint32_t epoch;
+	size_t addresses, cgroups, verdicts, classes_src, classes_dst;
+};
+
+/* Class id of compiled class c in epoch e (0 stays 0). */
+uint32_t polmaps_class(uint32_t epoch, uint32_t c);
+
+/* Read back ids and the active epoch; remove leftovers of other epochs. */
+int polmaps_adopt(const struct tr_pol_fds *fds, struct polmaps_state *st);
+
+/* Apply; rt[] is parallel to pc->workloads. Returns 0, -ENOSPC (nothing
+ * changed) or another -errno (rolled back); msg says why. */
+int polmaps_apply(const struct tr_pol_fds *fds, struct polmaps_state *st,
+		  const struct tr_config *cfg, const struct tr_policy_compiled *pc,
+		  const struct pol_runtime *rt, uint32_t flags,
+		  struct polmaps_result *res, char *msg, size_t len);
+
+void polmaps_free(struct polmaps_state *st);
+
+#endif /* TRESTLE_POLMAPS_H */
