@@ -30,6 +30,10 @@ bool json_output;
 
 static char bpffs_buf[4096];
 
+/* Objects without a declaration in cli.h yet (policy.c, flows.c). */
+int do_policy(int argc, char **argv);
+int do_flows(int argc, char **argv);
+
 static const char perm_hint[] =
 	" (run as root: reading pinned maps needs CAP_BPF or CAP_SYS_ADMIN)";
 
@@ -190,9 +194,11 @@ int cli_map_open_flags(const char *name, struct bpf_map_info *info,
 		close(fd);
 		return -1;
 	}
+	/* key_size 0: a layout the ABI headers do not describe (or none) */
 	if (d && !(flags & CLI_MAP_NO_CHECK) &&
-	    (mi.type != d->type || mi.key_size != d->key_size ||
-		  mi.value_size != d->value_size)) {
+	    (mi.type != d->type ||
+	     (d->key_size && (mi.key_size != d->key_size ||
+			      mi.value_size != d->value_size)))) {
 		p_err("map %s/%s is a %s with key %u B and value %u B, this trestle expects a %s with key %u B and value %u B (ABI mismatch)",
 		      bpffs, name, libbpf_bpf_map_type_str(mi.type),
 		      mi.key_size, mi.value_size,
@@ -236,6 +242,8 @@ long cli_map_entries(int fd, const struct bpf_map_info *info)
 	case BPF_MAP_TYPE_ARRAY:
 	case BPF_MAP_TYPE_PERCPU_ARRAY:
 		return info->max_entries;
+	case BPF_MAP_TYPE_RINGBUF:
+		return -EOPNOTSUPP; /* no entries: max_entries is bytes */
 	default:
 		return pins_map_count(fd, info->key_size);
 	}
@@ -409,7 +417,7 @@ static void usage(FILE *f)
 		"Usage: %s [OPTIONS] OBJECT { COMMAND | help }\n"
 		"       %s version\n"
 		"\n"
-		"OBJECT := { service | backend | map | status | stats }\n"
+		"OBJECT := { service | backend | map | status | stats | policy | flows }\n"
 		"\n"
 		"  service list                 services with their VIPs and backend counts\n"
 		"  service show VIP[:PORT]      one VIP's services and their backends\n"
@@ -418,11 +426,17 @@ static void usage(FILE *f)
 		"  map dump NAME                a map's entries, decoded\n"
 		"  status                       ABI, configuration, attached programs, map fill\n"
 		"  stats                        event and drop counters\n"
+		"  policy list                  authorization policies with their counters\n"
+		"  policy show NS/NAME          one policy and the workloads it selects\n"
+		"  policy check FROM TO PORT    the verdict the dataplane gives, explained\n"
+		"  flows [--follow] [FILTERS]   the flow log: denied and audited flows\n"
 		"\n"
 		"OPTIONS := { -j|--json | -p|--pretty | --bpffs DIR | -h|--help | -V|--version }\n"
 		"  -j, --json      JSON output\n"
 		"  -p, --pretty    indented JSON output (implies -j)\n"
-		"  --bpffs DIR     where trestled pins (default %s)\n",
+		"  --bpffs DIR     where trestled pins (default %s)\n"
+		"OPTIONS may also follow OBJECT and COMMAND; after \"--\" every word\n"
+		"is the command's own.\n",
 		bin_name, bin_name, TR_DEFAULT_BPFFS);
 }
 
@@ -445,9 +459,97 @@ static const struct cmd top_cmds[] = {
 	{ "map", do_map },
 	{ "status", do_status },
 	{ "stats", do_stats },
+	{ "policy", do_policy },
+	{ "flows", do_flows },
 	{ "version", do_version },
 	{ NULL, NULL },
 };
+
+static int set_bpffs(const char *arg)
+{
+	size_t len = strlen(arg);
+
+	while (len > 1 && arg[len - 1] == '/')
+		len--;
+	if (!len || len >= sizeof(bpffs_buf)) {
+		fprintf(stderr, "Error: invalid --bpffs '%s'\n", arg);
+		return -1;
+	}
+	memcpy(bpffs_buf, arg, len);
+	bpffs_buf[len] = '\0';
+	bpffs = bpffs_buf;
+	return 0;
+}
+
+struct global_opts {
+	bool pretty;
+	bool version;
+	bool help;
+};
+
+/* "-j", "-jp", ...: only letters of global short options. */
+static bool global_short_opts(const char *a, struct global_opts *g)
+{
+	if (a[0] != '-' || !a[1] || a[1] == '-' || strspn(a + 1, "jphV") !=
+	    strlen(a + 1))
+		return false;
+	for (a++; *a; a++) {
+		if (*a == 'j')
+			json_output = true;
+		else if (*a == 'p')
+			json_output = g->pretty = true;
+		else if (*a == 'h')
+			g->help = true;
+		else if (*a == 'V')
+			g->version = true;
+	}
+	return true;
+}
+
+/*
+ * Global options after OBJECT ("trestle service list -j"): take them out
+ * of argv, leaving the command its words and its own options ("flows
+ * --follow"). "--" ends them and is removed. Returns 0, or -1 after an
+ * error message.
+ */
+static int take_global_opts(int *argc, char **argv, struct global_opts *g)
+{
+	int i, n = 0;
+
+	for (i = 0; i < *argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "--")) {
+			i++;
+			break;
+		}
+		if (!strcmp(a, "--json")) {
+			json_output = true;
+		} else if (!strcmp(a, "--pretty")) {
+			json_output = g->pretty = true;
+		} else if (!strcmp(a, "--help")) {
+			g->help = true;
+		} else if (!strcmp(a, "--version")) {
+			g->version = true;
+		} else if (!strcmp(a, "--bpffs")) {
+			if (i + 1 >= *argc) {
+				fprintf(stderr, "Error: option '--bpffs' needs an argument\n");
+				return -1;
+			}
+			if (set_bpffs(argv[++i]))
+				return -1;
+		} else if (!strncmp(a, "--bpffs=", 8)) {
+			if (set_bpffs(a + 8))
+				return -1;
+		} else if (!global_short_opts(a, g)) {
+			argv[n++] = argv[i];
+		}
+	}
+	for (; i < *argc; i++)
+		argv[n++] = argv[i];
+	*argc = n;
+	return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -459,38 +561,29 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	bool pretty = false, version = false;
+	struct global_opts g = {};
 	int opt, ret;
-	size_t len;
 
+	/* '+': stop at OBJECT; what follows is sorted by take_global_opts() */
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "jphV", opts, NULL)) >= 0) {
+	while ((opt = getopt_long(argc, argv, "+jphV", opts, NULL)) >= 0) {
 		switch (opt) {
 		case 'j':
 			json_output = true;
 			break;
 		case 'p':
 			json_output = true;
-			pretty = true;
+			g.pretty = true;
 			break;
 		case 'B':
-			len = strlen(optarg);
-			while (len > 1 && optarg[len - 1] == '/')
-				len--;
-			if (!len || len >= sizeof(bpffs_buf)) {
-				fprintf(stderr, "Error: invalid --bpffs '%s'\n",
-					optarg);
+			if (set_bpffs(optarg))
 				return 1;
-			}
-			memcpy(bpffs_buf, optarg, len);
-			bpffs_buf[len] = '\0';
-			bpffs = bpffs_buf;
 			break;
 		case 'h':
-			usage(stdout);
-			return 0;
+			g.help = true;
+			break;
 		case 'V':
-			version = true;
+			g.version = true;
 			break;
 		default:
 			if (opt == ':' || (optopt && strchr("B", optopt)))
@@ -508,23 +601,29 @@ int main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
+	if (take_global_opts(&argc, argv, &g))
+		return 1;
+	if (g.help) {
+		usage(stdout);
+		return 0;
+	}
 
 	/* libbpf's own messages would duplicate ours. */
 	libbpf_set_print(NULL);
 
-	if (output_init(stdout, json_output, pretty)) {
+	if (output_init(stdout, json_output, g.pretty)) {
 		fprintf(stderr, "Error: cannot set up output: %s\n",
 			strerror(errno));
 		return 1;
 	}
-	if (version) {
+	if (g.version) {
 		ret = do_version(0, argv);
 	} else if (argc < 1) {
 		if (!json_output) {
 			usage(stderr);
 			return 1;
 		}
-		p_err("missing OBJECT (one of: service, backend, map, status, stats, version, help)");
+		p_err("missing OBJECT (one of: service, backend, map, status, stats, policy, flows, version, help)");
 		ret = -1;
 	} else {
 		ret = cmd_select(top_cmds, argc, argv, NULL);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <trestle/maps.h>
+#include <trestle/policy.h>
 #include <trestle/reasons.h>
 
 #include "abi_fmt.h"
@@ -61,7 +62,7 @@ static void print_family_field(int family)
 
 static void print_name_field(const char *key, const char *field, size_t len)
 {
-	char buf[TR_NAME_LEN + 1], fmt[64];
+	char buf[TR_SPIFFE_LEN + 1], fmt[64];
 
 	cli_strfield(buf, sizeof(buf), field, len);
 	snprintf(fmt, sizeof(fmt), " %s %%s", key);
@@ -114,6 +115,7 @@ static void val_meta(const void *value)
 	print_u32_field("backends", m->backends);
 	print_uint(PRINT_ANY, "config_hash", " config_hash 0x%016llx",
 		   m->config_hash);
+	print_name_field("run_dir", m->run_dir, sizeof(m->run_dir));
 }
 
 static void key_lb4(const void *key)
@@ -217,6 +219,189 @@ static void val_revnat(const void *value)
 	print_u32_field("svc_id", v->svc_id);
 }
 
+static void val_pol_cfg(const void *value)
+{
+	const struct tr_pol_cfg *v = value;
+
+	print_u32_field("epoch", v->epoch);
+	print_uint(PRINT_ANY, "flags", " flags 0x%llx", v->flags);
+	print_bool(PRINT_JSON, "log_allow", NULL,
+		   v->flags & TR_POL_F_LOG_ALLOW);
+}
+
+/* LPM keys: the epoch, then the address prefix (prefixlen counts the 32
+ * epoch bits too). */
+static void print_lpm_key(__u32 prefixlen, __u32 epoch, const __be32 *addr,
+			  int family)
+{
+	char buf[CLI_ADDR_LEN], prefix[CLI_ADDR_LEN + 32];
+	int bits = (int)prefixlen - 32;
+
+	print_u32_field("epoch", epoch);
+	cli_addr(addr, family, buf, sizeof(buf));
+	if (bits >= 0)
+		snprintf(prefix, sizeof(prefix), "%s/%d", buf, bits);
+	else /* shorter than the epoch: not a Trestle key */
+		snprintf(prefix, sizeof(prefix), "%s (prefixlen %u)", buf,
+			 prefixlen);
+	print_string(PRINT_ANY, "prefix", " prefix %s", prefix);
+	print_u32_field("prefixlen", prefixlen);
+}
+
+static void key_ip4_info(const void *key)
+{
+	const struct tr_ip4_lpm_key *k = key;
+	__be32 addr[4] = { k->addr };
+
+	print_lpm_key(k->prefixlen, k->epoch, addr, TR_AF_INET);
+}
+
+static void key_ip6_info(const void *key)
+{
+	const struct tr_ip6_lpm_key *k = key;
+
+	print_lpm_key(k->prefixlen, k->epoch, k->addr, TR_AF_INET6);
+}
+
+static void val_ipinfo(const void *value)
+{
+	const struct tr_ipinfo *v = value;
+
+	print_u32_field("src_class", v->src_class);
+	print_u32_field("dst_class", v->dst_class);
+	print_u32_field("identity", v->identity);
+	print_u32_field("workload", v->workload);
+	print_u32_field("ifindex", v->ifindex);
+	print_uint(PRINT_ANY, "flags", " flags 0x%llx", v->flags);
+	print_bool(PRINT_JSON, "is_workload", NULL,
+		   v->flags & TR_IP_F_WORKLOAD);
+	print_bool(PRINT_JSON, "local", NULL, v->flags & TR_IP_F_LOCAL);
+}
+
+static void key_cgroup(const void *key)
+{
+	const struct tr_cgroup_key *k = key;
+
+	print_u32_field("epoch", k->epoch);
+	print_uint(PRINT_ANY, "cgroup_id", " cgroup_id %llu", k->cgroup_id);
+}
+
+static void key_pol(const void *key)
+{
+	const struct tr_pol_key *k = key;
+
+	print_u32_field("dst_class", k->dst_class);
+	print_u32_field("src_class", k->src_class);
+	print_uint(PRINT_ANY, "port", " port %llu", k->port);
+}
+
+static void key_dst_class(const void *key)
+{
+	print_u32_field("dst_class", *(const __u32 *)key);
+}
+
+static void print_rule_field(const char *key, __u16 rule)
+{
+	char fmt[64];
+
+	snprintf(fmt, sizeof(fmt), " %s %%llu", key);
+	if (rule == TR_RULE_NONE)
+		print_null(PRINT_JSON, key, NULL);
+	else
+		print_uint(PRINT_ANY, key, fmt, rule);
+}
+
+static void val_verdict(const void *value)
+{
+	const struct tr_pol_verdict *v = value;
+
+	print_string(PRINT_ANY, "action", " action %s",
+		     v->action == TR_ACT_ALLOW ? "allow" :
+		     v->action == TR_ACT_DENY  ? "deny" : "?");
+	print_uint(PRINT_ANY, "flags", " flags 0x%llx", v->flags);
+	print_bool(PRINT_JSON, "default", NULL, v->flags & TR_VERD_F_DEFAULT);
+	print_bool(PRINT_JSON, "audit", NULL, v->flags & TR_VERD_F_AUDIT);
+	print_u32_field("policy", v->policy);
+	print_rule_field("rule", v->rule);
+	print_u32_field("audit_policy", v->audit_policy);
+	if (v->flags & TR_VERD_F_AUDIT)
+		print_rule_field("audit_rule", v->audit_rule);
+	else
+		print_null(PRINT_JSON, "audit_rule", NULL);
+}
+
+static void key_pol_stat(const void *key)
+{
+	static const char *const what[TR_POL_STAT_N] = {
+		[TR_POL_STAT_ALLOW] = "allowed",
+		[TR_POL_STAT_DENY] = "denied",
+		[TR_POL_STAT_AUDIT] = "audited",
+	};
+	__u32 idx = *(const __u32 *)key;
+	const char *name = what[idx % TR_POL_STAT_N];
+
+	print_u32_field("index", idx);
+	print_u32_field("policy", idx / TR_POL_STAT_N);
+	if (name)
+		print_string(PRINT_ANY, "counter", " (%s)", name);
+	else
+		print_null(PRINT_JSON, "counter", NULL);
+}
+
+static void val_id_info(const void *value)
+{
+	const struct tr_id_info *v = value;
+
+	print_name_field("spiffe", v->spiffe, sizeof(v->spiffe));
+}
+
+static void val_wl_info(const void *value)
+{
+	static const __be32 zero6[4];
+	const struct tr_wl_info *v = value;
+	__be32 a4[4] = { v->addr4 };
+
+	print_name_field("namespace", v->ns, sizeof(v->ns));
+	print_name_field("name", v->name, sizeof(v->name));
+	print_name_field("node", v->node, sizeof(v->node));
+	print_u32_field("identity", v->identity);
+	print_u32_field("ifindex", v->ifindex);
+	print_u32_field("src_class", v->src_class);
+	print_u32_field("dst_class", v->dst_class);
+	if (v->addr4)
+		print_addr_field("address4", a4, TR_AF_INET);
+	else
+		print_null(PRINT_JSON, "address4", NULL);
+	if (memcmp(v->addr6, zero6, sizeof(zero6)))
+		print_addr_field("address6", v->addr6, TR_AF_INET6);
+	else
+		print_null(PRINT_JSON, "address6", NULL);
+}
+
+static void val_pol_info(const void *value)
+{
+	const struct tr_pol_info *v = value;
+
+	print_name_field("namespace", v->ns, sizeof(v->ns));
+	print_name_field("name", v->name, sizeof(v->name));
+	print_string(PRINT_ANY, "action", " action %s",
+		     v->action == TR_POLICY_ALLOW ? "ALLOW" :
+		     v->action == TR_POLICY_DENY  ? "DENY" :
+		     v->action == TR_POLICY_AUDIT ? "AUDIT" : "?");
+	print_string(PRINT_ANY, "scope", " scope %s",
+		     v->scope == 0 ? "workload" :
+		     v->scope == 1 ? "namespace" :
+		     v->scope == 2 ? "mesh" : "?");
+	print_u32_field("rules", v->n_rules);
+	print_u32_field("selected", v->n_selected);
+	print_name_field("selector", v->selector, sizeof(v->selector));
+}
+
+/*
+ * print_value NULL: a per-CPU array of __u64, dumped as sums. print_key
+ * NULL too: a ring buffer (nothing to dump), or a map whose layout is not
+ * in the ABI headers (key_size 0: sizes not checked, dumped as hex).
+ */
 const struct map_desc map_descs[] = {
 	{ TR_MAP_META, BPF_MAP_TYPE_ARRAY, sizeof(__u32),
 	  sizeof(struct tr_meta), key_index, val_meta },
@@ -236,9 +421,48 @@ const struct map_desc map_descs[] = {
 	  sizeof(struct tr_revnat), key_revnat, val_revnat },
 	{ TR_MAP_STATS, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32),
 	  sizeof(__u64), key_stat, NULL },
+	{ TR_MAP_POL_CFG, BPF_MAP_TYPE_ARRAY, sizeof(__u32),
+	  sizeof(struct tr_pol_cfg), key_index, val_pol_cfg },
+	{ TR_MAP_IP4_INFO, BPF_MAP_TYPE_LPM_TRIE,
+	  sizeof(struct tr_ip4_lpm_key), sizeof(struct tr_ipinfo),
+	  key_ip4_info, val_ipinfo },
+	{ TR_MAP_IP6_INFO, BPF_MAP_TYPE_LPM_TRIE,
+	  sizeof(struct tr_ip6_lpm_key), sizeof(struct tr_ipinfo),
+	  key_ip6_info, val_ipinfo },
+	{ TR_MAP_CGROUP, BPF_MAP_TYPE_HASH, sizeof(struct tr_cgroup_key),
+	  sizeof(struct tr_ipinfo), key_cgroup, val_ipinfo },
+	{ TR_MAP_POL, BPF_MAP_TYPE_HASH, sizeof(struct tr_pol_key),
+	  sizeof(struct tr_pol_verdict), key_pol, val_verdict },
+	{ TR_MAP_POL_DST, BPF_MAP_TYPE_HASH, sizeof(__u32),
+	  sizeof(struct tr_pol_verdict), key_dst_class, val_verdict },
+	{ TR_MAP_POL_STAT, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32),
+	  sizeof(__u64), key_pol_stat, NULL },
+	{ TR_MAP_FLOW_RB, BPF_MAP_TYPE_RINGBUF, 0, 0, NULL, NULL },
+	{ TR_MAP_ID_INFO, BPF_MAP_TYPE_HASH, sizeof(__u32),
+	  sizeof(struct tr_id_info), key_id, val_id_info },
+	{ TR_MAP_WL_INFO, BPF_MAP_TYPE_HASH, sizeof(__u32),
+	  sizeof(struct tr_wl_info), key_id, val_wl_info },
+	{ TR_MAP_POL_INFO, BPF_MAP_TYPE_HASH, sizeof(__u32),
+	  sizeof(struct tr_pol_info), key_id, val_pol_info },
+	/* key layout private to bpf/tc.bpf.c: not checked, dumped as hex */
+	{ TR_MAP_CT_UDP, BPF_MAP_TYPE_LRU_HASH, 0, 0, NULL, NULL },
 };
 
 const size_t map_descs_cnt = ARRAY_SIZE(map_descs);
+
+/* Every map Trestle pins, in maps.h order: what `map list` shows. */
+static const char *const pinned_maps[] = { TR_PINNED_MAPS };
+
+_Static_assert(ARRAY_SIZE(pinned_maps) == ARRAY_SIZE(map_descs),
+	       "every map in TR_PINNED_MAPS needs a map_descs entry");
+
+static bool is_pinned_map(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(pinned_maps); i++)
+		if (!strcmp(pinned_maps[i], name))
+			return true;
+	return false;
+}
 
 static const char *map_type_str(__u32 type)
 {
@@ -283,8 +507,11 @@ static void print_list_row(const char *name, int fd,
 	else
 		print_null(PRINT_ANY, "entries", "        ? ");
 	print_uint(PRINT_ANY, "max_entries", "%9llu ", info->max_entries);
-	print_float(PRINT_ANY, "fill_pct", "%6.1f%% ",
-		    cli_fill_pct(entries, info->max_entries));
+	if (entries >= 0)
+		print_float(PRINT_ANY, "fill_pct", "%6.1f%% ",
+			    cli_fill_pct(entries, info->max_entries));
+	else
+		print_null(PRINT_ANY, "fill_pct", "      - ");
 	print_uint(PRINT_ANY, "map_id", "%6llu", info->id);
 	close_json_object();
 	print_nl();
@@ -307,7 +534,8 @@ static void list_other_maps(void)
 	if (!dir)
 		return;
 	while ((de = readdir(dir))) {
-		if (de->d_type != DT_REG || map_desc_find(de->d_name))
+		if (de->d_type != DT_REG || map_desc_find(de->d_name) ||
+		    is_pinned_map(de->d_name))
 			continue;
 		if (n == cap) {
 			char **v;
@@ -354,18 +582,18 @@ static int do_list(int argc, char **argv)
 		return -1;
 	print_list_header();
 	open_json_array(PRINT_JSON, NULL);
-	for (size_t i = 0; i < map_descs_cnt; i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(pinned_maps); i++) {
 		struct bpf_map_info info = {};
 		int fd;
 
-		fd = cli_map_open_flags(map_descs[i].name, &info,
+		fd = cli_map_open_flags(pinned_maps[i], &info,
 					CLI_MAP_QUIET_ENOENT |
 					CLI_MAP_NO_CHECK);
 		if (fd < 0 && fd != -ENOENT) {
 			close_json_array(PRINT_JSON, NULL);
 			return -1;
 		}
-		print_list_row(map_descs[i].name, fd, &info);
+		print_list_row(pinned_maps[i], fd, &info);
 		if (fd >= 0)
 			close(fd);
 	}
@@ -377,7 +605,41 @@ static int do_list(int argc, char **argv)
 struct dump_ctx {
 	const struct map_desc *d;
 	size_t count;
+	__u32 key_size, value_size; /* for hex dumps */
 };
+
+static void print_hex_field(const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	char *hex = malloc(len * 2 + 1);
+
+	if (!hex)
+		return;
+	for (size_t i = 0; i < len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", p[i]);
+	hex[len * 2] = '\0';
+	print_string(PRINT_ANY, "hex", " %s", hex);
+	free(hex);
+}
+
+static int dump_hex_entry(const void *key, const void *value, void *ctx)
+{
+	struct dump_ctx *c = ctx;
+
+	open_json_object(NULL);
+	open_json_object("key");
+	print_fp("key:");
+	print_hex_field(key, c->key_size);
+	close_json_object();
+	open_json_object("value");
+	print_fp("  value:");
+	print_hex_field(value, c->value_size);
+	close_json_object();
+	close_json_object();
+	print_nl();
+	c->count++;
+	return 0;
+}
 
 static int dump_entry(const void *key, const void *value, void *ctx)
 {
@@ -461,7 +723,7 @@ static int do_dump(int argc, char **argv)
 	int fd, err;
 
 	if (argc < 1) {
-		char known[512];
+		char known[1024];
 
 		known_maps(known, sizeof(known));
 		p_err("map dump needs a map name (one of: %s)", known);
@@ -469,7 +731,7 @@ static int do_dump(int argc, char **argv)
 	}
 	ctx.d = map_desc_find(argv[0]);
 	if (!ctx.d) {
-		char known[512];
+		char known[1024];
 
 		known_maps(known, sizeof(known));
 		p_err("unknown map '%s' (known: %s)", argv[0], known);
@@ -477,6 +739,11 @@ static int do_dump(int argc, char **argv)
 	}
 	if (cli_extra_args(argc - 1, argv + 1))
 		return -1;
+	if (ctx.d->type == BPF_MAP_TYPE_RINGBUF) {
+		p_err("%s is a ring buffer, it has no entries to dump (trestled turns its events into the flow log: trestle flows)",
+		      ctx.d->name);
+		return -1;
+	}
 	if (cli_pins_open(&meta, true))
 		return -1;
 	fd = cli_map_open(ctx.d->name, &info);
@@ -484,11 +751,17 @@ static int do_dump(int argc, char **argv)
 		return -1;
 
 	open_json_array(PRINT_JSON, NULL);
-	if (!ctx.d->print_value)
+	if (!ctx.d->print_key) {
+		ctx.key_size = info.key_size;
+		ctx.value_size = info.value_size;
+		err = cli_map_walk(fd, info.key_size, info.value_size,
+				   dump_hex_entry, &ctx);
+	} else if (!ctx.d->print_value) {
 		err = dump_percpu(fd, &info, ctx.d, &ctx.count);
-	else
+	} else {
 		err = cli_map_walk(fd, ctx.d->key_size, ctx.d->value_size,
 				   dump_entry, &ctx);
+	}
 	close_json_array(PRINT_JSON, NULL);
 	close(fd);
 	if (err) {
@@ -498,13 +771,14 @@ static int do_dump(int argc, char **argv)
 	}
 	if (!ctx.count)
 		print_fp("(no entries%s)\n",
-			 ctx.d->print_value ? "" : " with a non-zero sum");
+			 ctx.d->print_value || !ctx.d->print_key ?
+				 "" : " with a non-zero sum");
 	return 0;
 }
 
 static int do_help(int argc, char **argv)
 {
-	char known[512];
+	char known[1024];
 
 	(void)argc;
 	(void)argv;
