@@ -314,7 +314,8 @@ topo_agent() {
 	mkdir -p "$acg"
 	echo "--- $(date +%T.%N) topo_agent $node $*" >> "$log"
 	nsenter --net="/run/netns/$ns" -- sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$acg" \
-		"$TRESTLED" --config "$cfg" --bpffs "$pin" --cgroup "$cg" --node "$node" "$@" \
+		"$TRESTLED" --config "$cfg" --bpffs "$pin" --cgroup "$cg" --node "$node" \
+		--run-dir "$TOPO_DIR/$node/run" "$@" \
 		>>"$log" 2>&1 </dev/null &
 	pid=$!
 	TOPO_AGENT_PIDS[$node]=$pid

@@ -188,7 +188,9 @@ Y
 	return 0
 }
 
-# y_pod NAME NODE "IP [IP6]" "k=v ..."
+# y_pod NAME NODE "IP [IP6]" "k=v ..." [SERVICEACCOUNT]: a Pod in namespace
+# default whose cgroup (trestle.io/cgroup) is its workload cgroup NAME and whose
+# service account is SERVICEACCOUNT (default: NAME).
 y_pod() {
 	local name=$1 node=$2 ips=($3) l
 	cat <<Y
@@ -198,11 +200,14 @@ kind: Pod
 metadata:
   name: $name
   namespace: default
+  annotations:
+    trestle.io/cgroup: $name
   labels:
 Y
 	for l in $4; do echo "    ${l%%=*}: \"${l#*=}\""; done
 	cat <<Y
 spec:
+  serviceAccountName: ${5:-$name}
   nodeName: $node
 status:
   podIP: ${ips[0]}
@@ -343,4 +348,175 @@ t_sink() {
 	for a in $T_SINK_ADDRS; do topo_workload_addr n1 sink "$a" || t_abort setup "sink address $a"; done
 	topo_echo n1 sink sink --tcp '[::]:80' '[::]:81' '[::]:8080' &&
 	topo_echo n1 sink sink --udp '[::]:53' '[::]:80' || t_abort setup "sink tr-echo"
+}
+
+# --- authorization ------------------------------------------------------------
+
+# y_pod_in NS NAME NODE "IP [IP6]" "k=v ..." [SERVICEACCOUNT]: like y_pod, in
+# namespace NS (the workload cgroup is still NAME under the node's cgroup).
+y_pod_in() {
+	local ns=$1 name=$2 node=$3 ips=($4) l
+	cat <<Y
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: $name
+  namespace: $ns
+  annotations:
+    trestle.io/cgroup: $name
+  labels:
+Y
+	for l in $5; do echo "    ${l%%=*}: \"${l#*=}\""; done
+	cat <<Y
+spec:
+  serviceAccountName: ${6:-$name}
+  nodeName: $node
+status:
+  podIP: ${ips[0]}
+  podIPs:
+Y
+	for l in "${ips[@]}"; do echo "  - ip: $l"; done
+}
+
+# y_authz NS NAME ACTION "k=v ..." [RULE...]: a security.istio.io/v1
+# AuthorizationPolicy.
+#   ACTION   ALLOW, DENY or AUDIT; "" writes no action (Istio: ALLOW);
+#            "{}" writes `spec: {}` (and ignores everything after it).
+#   SELECTOR "k=v ..." for selector.matchLabels; "" for no selector (the
+#            whole namespace; in istio-system the whole mesh).
+#   RULE     one rules[] item as a YAML flow mapping, written as given, e.g.
+#            '{from: [{source: {principals: ["cluster.local/ns/default/sa/client"]}}],
+#              to: [{operation: {ports: ["8080"]}}]}'; "{}" is the empty rule
+#            (matches everything). No RULE: no rules key at all.
+y_authz() {
+	local ns=$1 name=$2 action=$3 sel=${4:-} l r
+	shift 4
+	cat <<Y
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: $name
+  namespace: $ns
+Y
+	if [[ $action == "{}" ]]; then
+		echo "spec: {}"
+		return 0
+	fi
+	echo "spec:"
+	if [[ -n $sel ]]; then
+		echo "  selector:"
+		echo "    matchLabels:"
+		for l in $sel; do echo "      ${l%%=*}: \"${l#*=}\""; done
+	fi
+	[[ -n $action ]] && echo "  action: $action"
+	if (($#)); then
+		echo "  rules:"
+		for r in "$@"; do echo "  - $r"; done
+	fi
+	return 0
+}
+
+# y_principal SA [NS]: the principal of service account SA (namespace
+# default) as AuthorizationPolicy writes it.
+y_principal() { echo "cluster.local/ns/${2:-default}/sa/$1"; }
+
+# t_ep ADDR PORT: "A.B.C.D:PORT" or "[V6]:PORT".
+t_ep() { if [[ $1 == *:* ]]; then echo "[$1]:$2"; else echo "$1:$2"; fi; }
+
+# t_try NODE WL|- ARGS...: tr-client --json from workload WL on NODE, or with
+# WL "-" from NODE's own namespace (an unmanaged process: no workload
+# cgroup, so no socket hook decides for it). JSON in $T_OUT.
+t_try() {
+	local node=$1 wl=$2 rc; shift 2
+	if [[ $wl == - ]]; then
+		T_OUT=$(topo_node_run "$node" "$TR_CLIENT" --json "$@" 2>&1); rc=$?
+	else
+		T_OUT=$(topo_run "$node" "$wl" "$TR_CLIENT" --json "$@" 2>&1); rc=$?
+	fi
+	return $rc
+}
+
+# t_expect CASE NODE WL|- tcp|udp ADDR PORT WANT [N] [CLIENT-ARGS...]:
+# N (default 3) requests to ADDR:PORT; WANT is a backend name (all N must
+# be answered by it), or an error name (all N must fail with it: EPERM for
+# a socket-hook deny, ETIMEDOUT for a packet dropped on the way). Denied
+# requests use a 400 ms timeout unless CLIENT-ARGS say otherwise.
+t_expect() {
+	local c=$1 node=$2 wl=$3 proto=$4 addr=$5 port=$6 want=$7 n=${8:-3} f
+	shift 8 2>/dev/null || shift $#
+	local args=(--connect "$(t_ep "$addr" "$port")" "--$proto" -n "$n")
+	if [[ $want =~ ^E[A-Z0-9]+$ ]]; then
+		[[ " $* " == *" --timeout "* ]] || args+=(--timeout 400)
+		f=".names == {} and .errors.$want == $n"
+	else
+		f=".names == {\"$want\": $n} and .ok == $n"
+	fi
+	t_try "$node" "$wl" "${args[@]}" "$@"
+	t_jq "$c" "$T_OUT" "$f"
+}
+
+# t_stat NODE NAME: the counter NAME of `trestle -j stats` on NODE (0 if
+# absent).
+t_stat() { topo_trestle "$1" -j stats 2>/dev/null | jq -r --arg k "$2" '.[$k] // 0' 2>/dev/null; }
+
+# t_flows_file NODE: NODE's flow log.
+t_flows_file() { echo "$TOPO_DIR/$1/run/flows.jsonl"; }
+
+# t_flows_mark NODE: the number of records in NODE's flow log now; pass it
+# to t_flows_wait to look only at records written after it.
+t_flows_mark() {
+	local f; f=$(t_flows_file "$1")
+	if [[ -s $f ]]; then wc -l < "$f" | tr -d ' '; else echo 0; fi
+}
+
+# t_flows_wait NODE SKIP FILTER [SECONDS]: wait (default 3 s) until a flow
+# record after the first SKIP lines of NODE's flow log makes the jq FILTER
+# true; the matching records (a JSON array) go to $T_FLOWS. Returns 1 if
+# none did; then $T_FLOWS holds the last few new records, for the message.
+T_FLOWS=
+t_flows_wait() {
+	local node=$1 skip=$2 filter=$3 secs=${4:-3} f i
+	f=$(t_flows_file "$node")
+	for ((i = 0; i < secs * 10; i++)); do
+		if [[ -s $f ]]; then
+			T_FLOWS=$(tail -n "+$((skip + 1))" "$f" | jq -c -s "map(select($filter))" 2>/dev/null)
+			[[ -n $T_FLOWS && $T_FLOWS != "[]" ]] && return 0
+		fi
+		sleep 0.1
+	done
+	T_FLOWS=$(tail -n "+$((skip + 1))" "$f" 2>/dev/null | tail -n 4)
+	[[ -n $T_FLOWS ]] || T_FLOWS="(no new flow records)"
+	return 1
+}
+
+# t_flow CASE NODE SKIP FILTER: ok when a new flow record matches FILTER.
+t_flow() {
+	if t_flows_wait "$2" "$3" "$4"; then t_ok "$1"
+	else t_fail "$1" "no flow record with $4 among: $(tr '\n' ' ' <<<"$T_FLOWS" | head -c 1200)"; fi
+}
+
+# t_no_flow CASE NODE SKIP FILTER [SECONDS]: ok when, after SECONDS (1),
+# no new flow record matches FILTER.
+t_no_flow() {
+	if t_flows_wait "$2" "$3" "$4" "${5:-1}"; then
+		t_fail "$1" "unexpected flow record(s): $(head -c 1200 <<<"$T_FLOWS")"
+	else
+		t_ok "$1"
+	fi
+}
+
+# t_log_mark NODE: the agent log's current line count, for t_log_wait.
+t_log_mark() { wc -l < "$(topo_agent_log "$1")" | tr -d ' '; }
+
+# t_log_wait NODE SKIP REGEX [SECONDS]: wait (default 10 s) until a line
+# after the first SKIP lines of NODE's agent log matches REGEX.
+t_log_wait() {
+	local node=$1 skip=$2 re=$3 secs=${4:-10} i
+	for ((i = 0; i < secs * 10; i++)); do
+		tail -n "+$((skip + 1))" "$(topo_agent_log "$node")" | grep -Eq -- "$re" && return 0
+		sleep 0.1
+	done
+	return 1
 }
