@@ -43,8 +43,14 @@ static int cmp_str(const void *a, const void *b)
 /* One pinned link; false if the pin is not a link or cannot be read. */
 static bool print_link(const char *dir, const char *name)
 {
-	struct bpf_link_info li = {};
-	__u32 len = sizeof(li);
+	/* room for link kinds newer than libbpf's headers (tcx) */
+	union {
+		struct bpf_link_info li;
+		unsigned char raw[256];
+	} u = {};
+	struct bpf_link_info *lip = &u.li;
+	__u32 len = sizeof(u);
+	__u32 tcx_ifindex = 0;
 	const char *type = NULL;
 	char path[4096];
 	int fd;
@@ -58,27 +64,39 @@ static bool print_link(const char *dir, const char *name)
 	}
 	/* "bpf_link" before Linux 6.x, "bpf-link" since */
 	if (!(cli_fd_is(fd, "bpf-link") || cli_fd_is(fd, "bpf_link")) ||
-	    bpf_obj_get_info_by_fd(fd, &li, &len)) {
+	    bpf_obj_get_info_by_fd(fd, &u, &len)) {
 		p_warn("%s is not a readable BPF link", path);
 		close(fd);
 		return false;
 	}
 	close(fd);
 
-	if (li.type == BPF_LINK_TYPE_CGROUP)
-		type = libbpf_bpf_attach_type_str(li.cgroup.attach_type);
-	else
-		type = libbpf_bpf_link_type_str(li.type);
+#define TR_LINK_TYPE_TCX 11 /* Linux 6.6; {ifindex, attach_type} at offset 16 */
+	if (lip->type == BPF_LINK_TYPE_CGROUP) {
+		type = libbpf_bpf_attach_type_str(lip->cgroup.attach_type);
+	} else if (lip->type == TR_LINK_TYPE_TCX) {
+		__u32 at;
+
+		memcpy(&tcx_ifindex, u.raw + 16, sizeof(tcx_ifindex));
+		memcpy(&at, u.raw + 20, sizeof(at));
+		type = at == 46 ? "tcx_ingress" : at == 47 ? "tcx_egress" : "tcx";
+	} else {
+		type = libbpf_bpf_link_type_str(lip->type);
+	}
 	open_json_object(NULL);
 	print_string(PRINT_ANY, "name", "\t%-20s ", name);
 	print_string(PRINT_ANY, "attach_type", "%-25s ", type ? type : "unknown");
-	print_uint(PRINT_ANY, "prog_id", "prog_id %-6llu ", li.prog_id);
-	print_uint(PRINT_ANY, "link_id", "link_id %-6llu", li.id);
-	if (li.type == BPF_LINK_TYPE_CGROUP)
+	print_uint(PRINT_ANY, "prog_id", "prog_id %-6llu ", lip->prog_id);
+	print_uint(PRINT_ANY, "link_id", "link_id %-6llu", lip->id);
+	if (lip->type == BPF_LINK_TYPE_CGROUP)
 		print_uint(PRINT_ANY, "cgroup_id", " cgroup_id %llu",
-			   li.cgroup.cgroup_id);
+			   lip->cgroup.cgroup_id);
 	else
 		print_null(PRINT_JSON, "cgroup_id", NULL);
+	if (lip->type == TR_LINK_TYPE_TCX)
+		print_uint(PRINT_ANY, "ifindex", " ifindex %llu", tcx_ifindex);
+	else
+		print_null(PRINT_JSON, "ifindex", NULL);
 	close_json_object();
 	print_nl();
 	return true;
@@ -153,6 +171,19 @@ static void print_maps(void)
 		} else {
 			entries = cli_map_entries(fd, &info);
 			close(fd);
+			/* arrays are always full and a ring buffer has no
+			 * entries: a fill level would only mislead */
+			if (info.type == BPF_MAP_TYPE_ARRAY ||
+			    info.type == BPF_MAP_TYPE_PERCPU_ARRAY ||
+			    info.type == BPF_MAP_TYPE_RINGBUF) {
+				print_null(PRINT_ANY, "entries", "        -");
+				print_uint(PRINT_ANY, "max_entries", " / %-9llu",
+					   info.max_entries);
+				print_null(PRINT_ANY, "fill_pct", "     -");
+				close_json_object();
+				print_nl();
+				continue;
+			}
 			if (entries >= 0)
 				print_uint(PRINT_ANY, "entries", "%9llu",
 					   (__u64)entries);
