@@ -222,13 +222,17 @@ static int policy_runtime(struct agent *a, const struct tr_policy_compiled *pc,
 		if (!pc->workloads[i].local)
 			continue;
 		if (pod->n_ips) {
-			err = netdev_route_oif(&a->netdev, &pod->ips[0], &rt[i].ifindex);
-			if (err || rt[i].ifindex <= 1) {
+			err = netdev_workload_dev(&a->netdev, &pod->ips[0], &rt[i].ifindex);
+			if (err) {
 				char ip[64];
 
-				log_warn("Pod %s/%s: no route to %s on this node (%s); its traffic is checked at the socket hooks only",
-					 pod->ns, pod->name, tr_ip_str(&pod->ips[0], ip, sizeof(ip)),
-					 err ? strerror(-err) : "loopback");
+				log_warn("Pod %s/%s: %s %s on this node; its traffic is checked at the socket hooks only",
+					 pod->ns, pod->name,
+					 err == -EMEDIUMTYPE ? "the device routing to" :
+					 "no direct route to",
+					 tr_ip_str(&pod->ips[0], ip, sizeof(ip)));
+				if (err == -EMEDIUMTYPE)
+					log_warn("  (hint: a workload's host-side device must be a veth or netkit; tc is never attached to other devices)");
 				rt[i].ifindex = 0;
 			} else {
 				d[nd++] = rt[i].ifindex;

@@ -29,6 +29,15 @@ bool netdev_drain(struct netdev *n);
 /* The output device of the route to ip in this namespace: 0 or -errno
  * (-ENETUNREACH when there is none). */
 int netdev_route_oif(struct netdev *n, const struct tr_ip *ip, uint32_t *ifindex);
+/* The kind of a link ("veth", ...; "" for devices without one). */
+int netdev_link_kind(struct netdev *n, uint32_t ifindex, char *kind, size_t len);
+/*
+ * The host-side device of a local workload: the device of a direct route
+ * (no gateway) to ip, which must be a veth or netkit. -ENETUNREACH when
+ * the route is missing or goes through a router, -EMEDIUMTYPE when the
+ * device is of another kind (never the node's own uplink).
+ */
+int netdev_workload_dev(struct netdev *n, const struct tr_ip *ip, uint32_t *ifindex);
 void netdev_close(struct netdev *n);
 
 #endif /* TRESTLE_NETDEV_H */
