@@ -112,28 +112,134 @@ struct cands {
 	size_t n;
 };
 
-static const struct tr_pod *pod_by_ip(const struct tr_config *cfg,
-				      const char *ns, const struct tr_ip *ip)
-{
-	for (size_t i = 0; i < cfg->n_pods; i++) {
-		const struct tr_pod *p = &cfg->pods[i];
+/*
+ * Lookups the compiler makes per endpoint, indexed once per compile so a
+ * large configuration (100,000 services) compiles in time linear in its
+ * size: slices by (namespace, service), pods by (namespace, address) and
+ * by (namespace, name).
+ */
+struct pod_ip {
+	const char *ns;
+	const struct tr_ip *ip;
+	const struct tr_pod *pod;
+};
 
-		if (strcmp(p->ns, ns))
-			continue;
-		for (size_t j = 0; j < p->n_ips; j++)
-			if (tr_ip_equal(&p->ips[j], ip))
-				return p;
-	}
-	return NULL;
+struct cx {
+	const struct tr_config *cfg;
+	const struct tr_endpointslice **slices; /* sorted by (ns, service) */
+	struct pod_ip *pod_ips;                 /* sorted by (ns, address) */
+	size_t n_pod_ips;
+	const struct tr_pod **pods;             /* sorted by (ns, name) */
+	struct vs_target {                      /* each VirtualService host, resolved */
+		const struct tr_virtual_service *vs;
+		const char *host;
+		const struct tr_service *svc;
+	} *vs_targets;
+	size_t n_vs_targets;
+};
+
+static int slice_cmp(const void *pa, const void *pb)
+{
+	const struct tr_endpointslice *a = *(const struct tr_endpointslice *const *)pa;
+	const struct tr_endpointslice *b = *(const struct tr_endpointslice *const *)pb;
+	int c = strcmp(a->ns, b->ns);
+
+	return c ? c : strcmp(a->service, b->service);
 }
 
-static const struct tr_pod *pod_by_name(const struct tr_config *cfg,
-					const char *ns, const char *name)
+static int pod_ip_cmp(const void *pa, const void *pb)
 {
+	const struct pod_ip *a = pa, *b = pb;
+	int c = strcmp(a->ns, b->ns);
+
+	if (c)
+		return c;
+	if (a->ip->family != b->ip->family)
+		return a->ip->family < b->ip->family ? -1 : 1;
+	return memcmp(a->ip->bytes, b->ip->bytes, 16);
+}
+
+static int pod_name_cmp(const void *pa, const void *pb)
+{
+	const struct tr_pod *a = *(const struct tr_pod *const *)pa;
+	const struct tr_pod *b = *(const struct tr_pod *const *)pb;
+	int c = strcmp(a->ns, b->ns);
+
+	return c ? c : strcmp(a->name, b->name);
+}
+
+static int cx_init(struct cx *x, const struct tr_config *cfg)
+{
+	size_t n = 0;
+
+	memset(x, 0, sizeof(*x));
+	x->cfg = cfg;
 	for (size_t i = 0; i < cfg->n_pods; i++)
-		if (!strcmp(cfg->pods[i].ns, ns) && !strcmp(cfg->pods[i].name, name))
-			return &cfg->pods[i];
-	return NULL;
+		n += cfg->pods[i].n_ips;
+	x->slices = calloc(cfg->n_slices + 1, sizeof(*x->slices));
+	x->pod_ips = calloc(n + 1, sizeof(*x->pod_ips));
+	x->pods = calloc(cfg->n_pods + 1, sizeof(*x->pods));
+	if (!x->slices || !x->pod_ips || !x->pods)
+		return -ENOMEM;
+	for (size_t i = 0; i < cfg->n_slices; i++)
+		x->slices[i] = &cfg->slices[i];
+	qsort(x->slices, cfg->n_slices, sizeof(*x->slices), slice_cmp);
+	for (size_t i = 0; i < cfg->n_pods; i++) {
+		x->pods[i] = &cfg->pods[i];
+		for (size_t j = 0; j < cfg->pods[i].n_ips; j++)
+			x->pod_ips[x->n_pod_ips++] = (struct pod_ip){
+				cfg->pods[i].ns, &cfg->pods[i].ips[j], &cfg->pods[i] };
+	}
+	qsort(x->pods, cfg->n_pods, sizeof(*x->pods), pod_name_cmp);
+	qsort(x->pod_ips, x->n_pod_ips, sizeof(*x->pod_ips), pod_ip_cmp);
+
+	n = 0;
+	for (size_t i = 0; i < cfg->n_virtual_services; i++)
+		n += cfg->virtual_services[i].n_hosts;
+	x->vs_targets = calloc(n + 1, sizeof(*x->vs_targets));
+	if (!x->vs_targets)
+		return -ENOMEM;
+	for (size_t i = 0; i < cfg->n_virtual_services; i++) {
+		const struct tr_virtual_service *vs = &cfg->virtual_services[i];
+
+		for (size_t h = 0; h < vs->n_hosts; h++) {
+			const struct tr_service *svc =
+				compile_resolve_host(cfg, vs->hosts[h], vs->ns);
+
+			if (svc)
+				x->vs_targets[x->n_vs_targets++] =
+					(struct vs_target){ vs, vs->hosts[h], svc };
+		}
+	}
+	return 0;
+}
+
+static void cx_free(struct cx *x)
+{
+	free(x->slices);
+	free(x->pod_ips);
+	free(x->pods);
+	free(x->vs_targets);
+}
+
+static const struct tr_pod *pod_by_ip(const struct cx *x, const char *ns,
+				      const struct tr_ip *ip)
+{
+	struct pod_ip probe = { ns, ip, NULL };
+	const struct pod_ip *hit;
+
+	hit = bsearch(&probe, x->pod_ips, x->n_pod_ips, sizeof(*x->pod_ips), pod_ip_cmp);
+	return hit ? hit->pod : NULL;
+}
+
+static const struct tr_pod *pod_by_name(const struct cx *x, const char *ns,
+					const char *name)
+{
+	struct tr_pod probe = { .ns = (char *)ns, .name = (char *)name };
+	const struct tr_pod *pp = &probe, *const *hit;
+
+	hit = bsearch(&pp, x->pods, x->cfg->n_pods, sizeof(*x->pods), pod_name_cmp);
+	return hit ? *hit : NULL;
 }
 
 /* The backend port an EndpointSlice gives for Service port sp, or 0. */
@@ -175,16 +281,29 @@ static int cands_add(struct cands *c, const struct cand *x)
 }
 
 /* Every endpoint of service svc, port sp, address family 'family'. */
-static int collect(const struct tr_config *cfg, const struct tr_service *svc,
+static int collect(const struct cx *x, const struct tr_service *svc,
 		   const struct tr_svc_port *sp, int family, struct cands *out,
 		   struct tr_diags *diags)
 {
-	for (size_t i = 0; i < cfg->n_slices; i++) {
-		const struct tr_endpointslice *es = &cfg->slices[i];
+	const struct tr_config *cfg = x->cfg;
+	struct tr_endpointslice key = { .ns = svc->ns, .service = svc->name };
+	const struct tr_endpointslice *kp = &key;
+	size_t lo = 0, hi = cfg->n_slices;
+
+	/* first slice of (ns, service) */
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (slice_cmp(&x->slices[mid], &kp) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i < cfg->n_slices && !slice_cmp(&x->slices[i], &kp); i++) {
+		const struct tr_endpointslice *es = x->slices[i];
 		uint16_t port;
 
-		if (es->family != family || strcmp(es->ns, svc->ns) ||
-		    strcmp(es->service, svc->name))
+		if (es->family != family)
 			continue;
 		port = slice_port(es, sp);
 		if (!port) {
@@ -206,9 +325,9 @@ static int collect(const struct tr_config *cfg, const struct tr_service *svc,
 				if (ep->addrs[k].family != family)
 					continue;
 				if (ep->target_pod && *ep->target_pod)
-					pod = pod_by_name(cfg, es->ns, ep->target_pod);
+					pod = pod_by_name(x, es->ns, ep->target_pod);
 				if (!pod)
-					pod = pod_by_ip(cfg, es->ns, &ep->addrs[k]);
+					pod = pod_by_ip(x, es->ns, &ep->addrs[k]);
 				c.ip = ep->addrs[k];
 				c.port = port;
 				c.ready = ep->ready;
@@ -226,27 +345,25 @@ static int collect(const struct tr_config *cfg, const struct tr_service *svc,
 }
 
 static const struct tr_virtual_service *
-find_vs(const struct tr_config *cfg, const struct tr_service *svc,
-	struct tr_diags *diags, bool *dup)
+find_vs(const struct cx *x, const struct tr_service *svc, struct tr_diags *diags,
+	bool *dup)
 {
 	const struct tr_virtual_service *found = NULL;
 
-	for (size_t i = 0; i < cfg->n_virtual_services; i++) {
-		const struct tr_virtual_service *vs = &cfg->virtual_services[i];
+	for (size_t i = 0; i < x->n_vs_targets; i++) {
+		const struct vs_target *t = &x->vs_targets[i];
 
-		for (size_t h = 0; h < vs->n_hosts; h++) {
-			if (compile_resolve_host(cfg, vs->hosts[h], vs->ns) != svc)
-				continue;
-			if (found && found != vs && !*dup) {
-				*dup = true;
-				cdiag(diags, TR_DIAG_ERROR, &vs->src,
-				      "VirtualService %s/%s: host '%s' is also routed by VirtualService %s/%s (%s:%d); one VirtualService per host",
-				      vs->ns, vs->name, vs->hosts[h], found->ns,
-				      found->name, found->src.file, found->src.line);
-			}
-			if (!found)
-				found = vs;
+		if (t->svc != svc)
+			continue;
+		if (found && found != t->vs && !*dup) {
+			*dup = true;
+			cdiag(diags, TR_DIAG_ERROR, &t->vs->src,
+			      "VirtualService %s/%s: host '%s' is also routed by VirtualService %s/%s (%s:%d); one VirtualService per host",
+			      t->vs->ns, t->vs->name, t->host, found->ns, found->name,
+			      found->src.file, found->src.line);
 		}
+		if (!found)
+			found = t->vs;
 	}
 	return found;
 }
@@ -333,13 +450,14 @@ static uint64_t gcd_u64(uint64_t a, uint64_t b)
 }
 
 /* The candidates one route sends to: its host's endpoints, within the subset. */
-static int route_members(const struct tr_config *cfg,
+static int route_members(const struct cx *x,
 			 const struct tr_virtual_service *vs,
 			 const struct tr_route_dest *rd,
 			 const struct tr_service *svc, const struct tr_svc_port *sp,
 			 int family, struct cands *out, struct route_group *g,
 			 struct tr_diags *diags)
 {
+	const struct tr_config *cfg = x->cfg;
 	const struct tr_service *dst;
 	const struct tr_svc_port *dport;
 	const struct tr_subset *sub = NULL;
@@ -371,7 +489,7 @@ static int route_members(const struct tr_config *cfg,
 			return -EINVAL;
 		}
 	}
-	err = collect(cfg, dst, dport, family, &all, diags);
+	err = collect(x, dst, dport, family, &all, diags);
 	g->members = calloc(all.n ? all.n : 1, sizeof(*g->members));
 	if (!err && !g->members)
 		err = -ENOMEM;
@@ -407,7 +525,7 @@ static int route_members(const struct tr_config *cfg,
  * use the least common multiple of the ready counts so that the split is
  * exact whenever the table size allows.
  */
-static int gather(const struct tr_config *cfg, const struct tr_service *svc,
+static int gather(const struct cx *x, const struct tr_service *svc,
 		  const struct tr_svc_port *sp, int family, struct cands *out,
 		  struct tr_diags *diags)
 {
@@ -418,13 +536,13 @@ static int gather(const struct tr_config *cfg, const struct tr_service *svc,
 	uint64_t lcm = 1;
 	int err = 0;
 
-	vs = find_vs(cfg, svc, diags, &dup);
+	vs = find_vs(x, svc, diags, &dup);
 	if (dup)
 		return -EINVAL;
 	if (vs && sp->proto == IPPROTO_TCP)
 		rule = pick_rule(vs, sp->port);
 	if (!rule) {
-		err = collect(cfg, svc, sp, family, out, diags);
+		err = collect(x, svc, sp, family, out, diags);
 		for (size_t i = 0; i < out->n; i++)
 			out->items[i].weight = out->items[i].ready ? 1 : 0;
 		return err;
@@ -435,7 +553,7 @@ static int gather(const struct tr_config *cfg, const struct tr_service *svc,
 		return -ENOMEM;
 	for (size_t r = 0; r < rule->n_routes && !err; r++) {
 		groups[r].weight = rule->routes[r].weight;
-		err = route_members(cfg, vs, &rule->routes[r], svc, sp, family,
+		err = route_members(x, vs, &rule->routes[r], svc, sp, family,
 				    out, &groups[r], diags);
 	}
 	for (size_t r = 0; r < rule->n_routes && !err; r++) {
@@ -529,7 +647,7 @@ static uint64_t backend_hash(uint64_t h, const struct tr_cbackend *b)
 	return fnv(h, &b->port, sizeof(b->port));
 }
 
-static int build_service(const struct tr_config *cfg, const struct tr_service *svc,
+static int build_service(const struct cx *x, const struct tr_service *svc,
 			 const struct tr_svc_port *sp, const struct tr_ip *vip,
 			 struct tr_cservice *cs, struct tr_diags *diags)
 {
@@ -547,7 +665,7 @@ static int build_service(const struct tr_config *cfg, const struct tr_service *s
 	copy_name(cs->name, sizeof(cs->name), svc->name);
 	copy_name(cs->port_name, sizeof(cs->port_name), sp->name);
 
-	err = gather(cfg, svc, sp, vip->family, &cands, diags);
+	err = gather(x, svc, sp, vip->family, &cands, diags);
 	if (err)
 		goto out;
 	qsort(cands.items, cands.n, sizeof(*cands.items), cand_cmp);
@@ -632,22 +750,29 @@ int compile_config(const struct tr_config *cfg, struct tr_compiled *out,
 		   struct tr_diags *diags)
 {
 	struct tr_compiled c = {};
+	struct cx x;
 	size_t cap = 0;
 	int err = 0;
 
 	memset(out, 0, sizeof(*out));
+	if (cx_init(&x, cfg)) {
+		cx_free(&x);
+		return -ENOMEM;
+	}
 	for (size_t i = 0; i < cfg->n_services; i++)
 		cap += cfg->services[i].n_ports * cfg->services[i].n_vips;
 	c.services = calloc(cap ? cap : 1, sizeof(*c.services));
-	if (!c.services)
+	if (!c.services) {
+		cx_free(&x);
 		return -ENOMEM;
+	}
 
 	for (size_t i = 0; i < cfg->n_services; i++) {
 		const struct tr_service *svc = &cfg->services[i];
 
 		for (size_t p = 0; p < svc->n_ports; p++) {
 			for (size_t v = 0; v < svc->n_vips; v++) {
-				int e = build_service(cfg, svc, &svc->ports[p],
+				int e = build_service(&x, svc, &svc->ports[p],
 						      &svc->vips[v],
 						      &c.services[c.n_services],
 						      diags);
@@ -687,9 +812,11 @@ int compile_config(const struct tr_config *cfg, struct tr_compiled *out,
 	}
 	if (err)
 		goto fail;
+	cx_free(&x);
 	*out = c;
 	return 0;
 fail:
+	cx_free(&x);
 	compiled_free(&c);
 	return err;
 }

@@ -4,6 +4,7 @@
 #include <bpf/libbpf.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -49,15 +50,22 @@ static void json_escape(FILE *f, const char *s)
 
 static void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
-	char msg[2048];
+	char buf[2048], *msg = buf;
 	char ts[64];
 	struct timespec now;
 	struct tm tm;
+	va_list copy;
 	size_t n;
+	int len;
 
 	if (!log_enabled(level))
 		return;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* most lines fit; a verifier log does not, and must arrive whole */
+	va_copy(copy, ap);
+	len = vsnprintf(buf, sizeof(buf), fmt, ap);
+	if (len >= (int)sizeof(buf) && vasprintf(&msg, fmt, copy) < 0)
+		msg = buf;
+	va_end(copy);
 	n = strlen(msg);
 	while (n && msg[n - 1] == '\n')
 		msg[--n] = '\0';
@@ -78,6 +86,8 @@ static void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	}
 	funlockfile(stderr);
 	fflush(stderr);
+	if (msg != buf)
+		free(msg);
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)
