@@ -22,6 +22,14 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/*
+ * Depth of the agent's --cgroup below the cgroup2 root, set before load:
+ * workload cgroups are the few levels below it, so only those ancestors of
+ * a task's cgroup are looked up.
+ */
+const volatile __u32 cgroup_base_level = 0;
+#define WORKLOAD_CGROUP_DEPTH 4 /* e.g. kubepods/burstable/pod<uid>/<container> */
+
 /* ::ffff:a.b.c.d, the IPv4-mapped IPv6 form a dual-stack socket uses. */
 static __always_inline bool ip6_is_v4mapped(const __u32 *a)
 {
@@ -42,7 +50,7 @@ static __always_inline int refuse(enum tr_reason reason)
  * back in that form. Returns the sock_addr verdict.
  */
 static __always_inline int lb4_xlate(struct bpf_sock_addr *ctx, __be32 vip,
-				     bool mapped, __u32 stat)
+				     bool mapped, __u32 stat, bool connect)
 {
 	struct tr_lb4_key key = {};
 	const struct tr_lb_svc *svc;
@@ -68,14 +76,17 @@ static __always_inline int lb4_xlate(struct bpf_sock_addr *ctx, __be32 vip,
 	else
 		ctx->user_ip4 = slot->addr[0];
 	ctx->user_port = slot->port;
-	lb_revnat_save(bpf_get_socket_cookie(ctx), slot, &vip, TR_AF_INET,
-		       vport, svc->svc_id);
+	if (connect)
+		lb_sk_save(ctx, slot, &vip, TR_AF_INET, vport, svc->svc_id);
+	else
+		lb_revnat_save(bpf_get_socket_cookie(ctx), slot, &vip, TR_AF_INET,
+			       vport, svc->svc_id);
 	stat_inc(stat);
 	stat_backend(slot->backend_id);
 	return SYS_PROCEED;
 }
 
-static __always_inline int lb6_xlate(struct bpf_sock_addr *ctx, __u32 stat)
+static __always_inline int lb6_xlate(struct bpf_sock_addr *ctx, __u32 stat, bool connect)
 {
 	struct tr_lb6_key key = {};
 	const struct tr_lb_svc *svc;
@@ -88,7 +99,7 @@ static __always_inline int lb6_xlate(struct bpf_sock_addr *ctx, __u32 stat)
 	vip[2] = ctx->user_ip6[2];
 	vip[3] = ctx->user_ip6[3];
 	if (ip6_is_v4mapped(vip))
-		return lb4_xlate(ctx, vip[3], true, stat);
+		return lb4_xlate(ctx, vip[3], true, stat, connect);
 
 	key.addr[0] = vip[0];
 	key.addr[1] = vip[1];
@@ -112,20 +123,54 @@ static __always_inline int lb6_xlate(struct bpf_sock_addr *ctx, __u32 stat)
 	ctx->user_ip6[2] = slot->addr[2];
 	ctx->user_ip6[3] = slot->addr[3];
 	ctx->user_port = slot->port;
-	lb_revnat_save(bpf_get_socket_cookie(ctx), slot, vip, TR_AF_INET6,
-		       vport, svc->svc_id);
+	if (connect)
+		lb_sk_save(ctx, slot, vip, TR_AF_INET6, vport, svc->svc_id);
+	else
+		lb_revnat_save(bpf_get_socket_cookie(ctx), slot, vip, TR_AF_INET6,
+			       vport, svc->svc_id);
 	stat_inc(stat);
 	stat_backend(slot->backend_id);
 	return SYS_PROCEED;
+}
+
+/* The socket's own record, if it connected to this backend. */
+static __always_inline const struct tr_sk_lb *sk_rev(struct bpf_sock_addr *ctx,
+						     const __be32 *addr, __u8 family)
+{
+	struct bpf_sock *sk = ctx->sk;
+	const struct tr_sk_lb *m;
+
+	if (!sk)
+		return NULL;
+	m = bpf_sk_storage_get(&tr_sk_lb, sk, NULL, 0);
+	if (!m || m->family != family || m->bport != (__be16)ctx->user_port ||
+	    m->backend[0] != addr[0])
+		return NULL;
+	if (family == TR_AF_INET6 && (m->backend[1] != addr[1] ||
+				      m->backend[2] != addr[2] ||
+				      m->backend[3] != addr[3]))
+		return NULL;
+	return m;
 }
 
 /* Show the VIP instead of the backend (getpeername, recvmsg source). */
 static __always_inline void lb4_revert(struct bpf_sock_addr *ctx, bool mapped)
 {
 	const struct tr_revnat *rev;
+	const struct tr_sk_lb *m;
 	__be32 addr[4] = {};
 
 	addr[0] = mapped ? ctx->user_ip6[3] : ctx->user_ip4;
+	m = sk_rev(ctx, addr, TR_AF_INET);
+	if (m) {
+		if (mapped)
+			ctx->user_ip6[3] = m->vip[0];
+		else
+			ctx->user_ip4 = m->vip[0];
+		ctx->user_port = m->vport;
+		stat_inc(TR_STAT_LB_REVNAT);
+		return;
+	}
 	rev = lb_revnat_find(bpf_get_socket_cookie(ctx), addr, TR_AF_INET,
 			     (__be16)ctx->user_port);
 	if (!rev || rev->family != TR_AF_INET)
@@ -150,6 +195,19 @@ static __always_inline void lb6_revert(struct bpf_sock_addr *ctx)
 	if (ip6_is_v4mapped(addr)) {
 		lb4_revert(ctx, true);
 		return;
+	}
+	{
+		const struct tr_sk_lb *m = sk_rev(ctx, addr, TR_AF_INET6);
+
+		if (m) {
+			ctx->user_ip6[0] = m->vip[0];
+			ctx->user_ip6[1] = m->vip[1];
+			ctx->user_ip6[2] = m->vip[2];
+			ctx->user_ip6[3] = m->vip[3];
+			ctx->user_port = m->vport;
+			stat_inc(TR_STAT_LB_REVNAT);
+			return;
+		}
 	}
 	rev = lb_revnat_find(bpf_get_socket_cookie(ctx), addr, TR_AF_INET6,
 			     (__be16)ctx->user_port);
@@ -176,11 +234,12 @@ static __always_inline const struct tr_ipinfo *pol_self(const struct pol_ctx *pc
 	hit = bpf_map_lookup_elem(&tr_cgroup, &k);
 	if (hit)
 		return hit;
-	/* container cgroups below the pod's: the deepest registered ancestor */
-	for (int level = 1; level < 16; level++) {
+	/* a container cgroup below the pod's: the deepest registered ancestor
+	 * among the few levels below the agent's cgroup */
+	for (int i = 1; i <= WORKLOAD_CGROUP_DEPTH; i++) {
 		const struct tr_ipinfo *v;
 
-		k.cgroup_id = bpf_get_current_ancestor_cgroup_id(level);
+		k.cgroup_id = bpf_get_current_ancestor_cgroup_id(cgroup_base_level + i);
 		if (!k.cgroup_id || k.cgroup_id == *cgid)
 			break;
 		v = bpf_map_lookup_elem(&tr_cgroup, &k);
@@ -261,7 +320,7 @@ static __always_inline int pol_sock6(struct bpf_sock_addr *ctx, __u8 hook)
 SEC("cgroup/connect4")
 int tr_connect4(struct bpf_sock_addr *ctx)
 {
-	if (lb4_xlate(ctx, ctx->user_ip4, false, TR_STAT_LB_CONNECT) != SYS_PROCEED)
+	if (lb4_xlate(ctx, ctx->user_ip4, false, TR_STAT_LB_CONNECT, true) != SYS_PROCEED)
 		return SYS_REJECT;
 	return pol_sock4(ctx, TR_HOOK_CONNECT);
 }
@@ -269,7 +328,7 @@ int tr_connect4(struct bpf_sock_addr *ctx)
 SEC("cgroup/connect6")
 int tr_connect6(struct bpf_sock_addr *ctx)
 {
-	if (lb6_xlate(ctx, TR_STAT_LB_CONNECT) != SYS_PROCEED)
+	if (lb6_xlate(ctx, TR_STAT_LB_CONNECT, true) != SYS_PROCEED)
 		return SYS_REJECT;
 	return pol_sock6(ctx, TR_HOOK_CONNECT);
 }
@@ -277,7 +336,7 @@ int tr_connect6(struct bpf_sock_addr *ctx)
 SEC("cgroup/sendmsg4")
 int tr_sendmsg4(struct bpf_sock_addr *ctx)
 {
-	if (lb4_xlate(ctx, ctx->user_ip4, false, TR_STAT_LB_SENDMSG) != SYS_PROCEED)
+	if (lb4_xlate(ctx, ctx->user_ip4, false, TR_STAT_LB_SENDMSG, false) != SYS_PROCEED)
 		return SYS_REJECT;
 	return pol_sock4(ctx, TR_HOOK_SENDMSG);
 }
@@ -285,7 +344,7 @@ int tr_sendmsg4(struct bpf_sock_addr *ctx)
 SEC("cgroup/sendmsg6")
 int tr_sendmsg6(struct bpf_sock_addr *ctx)
 {
-	if (lb6_xlate(ctx, TR_STAT_LB_SENDMSG) != SYS_PROCEED)
+	if (lb6_xlate(ctx, TR_STAT_LB_SENDMSG, false) != SYS_PROCEED)
 		return SYS_REJECT;
 	return pol_sock6(ctx, TR_HOOK_SENDMSG);
 }

@@ -18,6 +18,7 @@
 #include "pins.h"
 #include "sock.skel.h"
 #include "tc.skel.h"
+#include "sockops.skel.h"
 
 /* libbpf 1.1's headers predate tcx (Linux 6.6); the kernel ABI values: */
 #ifndef BPF_TCX_INGRESS
@@ -79,6 +80,33 @@ static int check_pinned_meta(const char *bpffs)
 	return 0;
 }
 
+/*
+ * Depth of a cgroup directory below its cgroup2 mount (the mount root is
+ * level 0, as bpf_get_current_ancestor_cgroup_id() counts).
+ */
+static int cgroup_level(const char *path, unsigned int *level)
+{
+	char cur[4096], *slash;
+	struct stat here, up;
+
+	if (!realpath(path, cur))
+		return -errno;
+	*level = 0;
+	for (;;) {
+		if (stat(cur, &here))
+			return -errno;
+		slash = strrchr(cur, '/');
+		if (!slash || slash == cur)
+			return 0;
+		*slash = '\0';
+		if (stat(cur, &up))
+			return -errno;
+		if (up.st_dev != here.st_dev)
+			return 0; /* crossed the mount point */
+		(*level)++;
+	}
+}
+
 struct attach_point {
 	struct bpf_program *prog;
 	const char *name;
@@ -135,7 +163,8 @@ static int attach_one(struct tr_loader *l, struct bpf_program *prog)
 	return 0;
 }
 
-int loader_start(struct tr_loader *l, const char *bpffs, const char *cgroup)
+int loader_start(struct tr_loader *l, const char *bpffs, const char *cgroup,
+		 const struct loader_opts *lopts)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts);
 	struct bpf_program *prog;
@@ -183,6 +212,17 @@ int loader_start(struct tr_loader *l, const char *bpffs, const char *cgroup)
 		log_error("cannot open the BPF object: %s", strerror(-err));
 		return err;
 	}
+	{
+		unsigned int level = 0;
+
+		err = cgroup_level(cgroup, &level);
+		if (err) {
+			log_error("cannot find the depth of cgroup %s: %s", cgroup, strerror(-err));
+			return err;
+		}
+		l->skel->rodata->cgroup_base_level = level;
+		log_debug("cgroup %s is at level %u", cgroup, level);
+	}
 	err = tr_sock__load(l->skel);
 	if (err) {
 		log_error("cannot load BPF programs: %s (hint: a pinned map from an incompatible build? trestled --cleanup --bpffs %s; run with -v for the verifier log)",
@@ -229,11 +269,30 @@ int loader_start(struct tr_loader *l, const char *bpffs, const char *cgroup)
 		log_error("cannot create %s: %s", links, strerror(-err));
 		return err;
 	}
+	/* connection metrics: sockops on the same cgroup */
+	l->sockops = tr_sockops__open_opts(&opts);
+	if (!l->sockops) {
+		err = -errno;
+		log_error("cannot open the sockops BPF object: %s", strerror(-err));
+		return err;
+	}
+	l->sockops->rodata->l4_metrics = lopts ? lopts->l4_metrics : true;
+	err = tr_sockops__load(l->sockops);
+	if (err) {
+		log_error("cannot load the sockops BPF program: %s (run with -v for the verifier log)",
+			  strerror(-err));
+		return err;
+	}
+	l->l4_stat_fd = bpf_map__fd(l->sockops->maps.tr_l4_stat);
+
 	bpf_object__for_each_program(prog, l->skel->obj) {
 		err = attach_one(l, prog);
 		if (err)
 			return err;
 	}
+	err = attach_one(l, l->sockops->progs.tr_sockops);
+	if (err)
+		return err;
 	log_info("programs ready on cgroup %s: %d attached, %d replaced in place",
 		 cgroup, l->n_attached, l->n_replaced);
 	return 0;
@@ -360,6 +419,8 @@ int loader_tc_sync(struct tr_loader *l, const uint32_t *ifindexes, size_t n)
 
 void loader_close(struct tr_loader *l)
 {
+	if (l->sockops)
+		tr_sockops__destroy(l->sockops);
 	if (l->tc)
 		tr_tc__destroy(l->tc);
 	free(l->tc_ifindexes);

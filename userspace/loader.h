@@ -16,10 +16,13 @@
 
 struct tr_sock;
 struct tr_tc;
+struct tr_sockops;
 
 struct tr_loader {
 	struct tr_sock *skel;
 	struct tr_tc *tc;          /* tc programs; share the pinned maps */
+	struct tr_sockops *sockops; /* L4 metrics; shares the pinned maps */
+	int l4_stat_fd;
 	struct tr_pol_fds pfds;
 	int flow_rb_fd;
 	uint32_t *tc_ifindexes;    /* devices this agent attached or adopted */
@@ -32,8 +35,13 @@ struct tr_loader {
 	int n_replaced;  /* pinned links whose program this agent replaced */
 };
 
+struct loader_opts {
+	bool l4_metrics; /* count connections and bytes in sockops */
+};
+
 /* Open, load, pin and attach. Returns 0 or -errno; logs the reason. */
-int loader_start(struct tr_loader *l, const char *bpffs, const char *cgroup);
+int loader_start(struct tr_loader *l, const char *bpffs, const char *cgroup,
+		 const struct loader_opts *opts);
 
 /*
  * Make the tc programs run on exactly these devices (the host-side devices

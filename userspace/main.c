@@ -26,6 +26,7 @@
 
 #include <trestle/maps.h>
 
+#include "agent_stats.h"
 #include "compile.h"
 #include "config.h"
 #include "flowlog.h"
@@ -50,6 +51,7 @@ struct options {
 	const char *run_dir;
 	char node[256];
 	bool flow_log_allow;
+	bool no_l4_metrics;
 	enum log_format log_format;
 	bool verbose;
 	bool cleanup;
@@ -82,6 +84,7 @@ static void usage(FILE *f)
 		"  -n, --node NAME        this node's name (default: the host name)\n"
 		"  -r, --run-dir DIR      runtime directory: flow log (default " DEFAULT_RUN_DIR ")\n"
 		"      --flow-log-allow   also log allowed connections (denies and audits always are)\n"
+		"      --no-l4-metrics    do not count connections and bytes in the kernel\n"
 		"      --log-format FMT   text or json (default text)\n"
 		"  -v, --verbose          debug logging, including libbpf's\n"
 		"      --cleanup          detach and remove everything pinned under --bpffs, then exit\n"
@@ -104,7 +107,7 @@ static const char *default_cgroup(void)
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	enum { OPT_LOG_FORMAT = 256, OPT_CLEANUP, OPT_FLOW_ALLOW };
+	enum { OPT_LOG_FORMAT = 256, OPT_CLEANUP, OPT_FLOW_ALLOW, OPT_NO_L4 };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "bpffs", required_argument, NULL, 'b' },
@@ -112,6 +115,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "node", required_argument, NULL, 'n' },
 		{ "run-dir", required_argument, NULL, 'r' },
 		{ "flow-log-allow", no_argument, NULL, OPT_FLOW_ALLOW },
+		{ "no-l4-metrics", no_argument, NULL, OPT_NO_L4 },
 		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "cleanup", no_argument, NULL, OPT_CLEANUP },
@@ -148,6 +152,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case OPT_FLOW_ALLOW:
 			o->flow_log_allow = true;
+			break;
+		case OPT_NO_L4:
+			o->no_l4_metrics = true;
 			break;
 		case OPT_LOG_FORMAT:
 			if (!strcmp(optarg, "text"))
@@ -285,9 +292,11 @@ static int apply_policy(struct agent *a, const struct tr_config *cfg,
 	if (err) {
 		log_error("authorization refused: %s; policy epoch %u stays active", msg,
 			  a->pstate.epoch);
+		atomic_fetch_add(&agent_stats.map_write_failures, 1);
 		goto out;
 	}
 	a->pstate.hash = hash;
+	atomic_store(&agent_stats.policy_epoch, a->pstate.epoch);
 	log_info("authorization applied: epoch %u (%zu workloads, %zu policies, %zu+%zu classes, %zu verdicts, %zu addresses, %zu cgroups, tc on %zu devices)",
 		 res.epoch, pc->n_workloads, pc->n_policies, res.classes_src, res.classes_dst,
 		 res.verdicts, res.addresses, res.cgroups, n_devs);
@@ -321,6 +330,10 @@ static void reload(struct agent *a, const char *why)
 	if (err) {
 		log_error("configuration refused: %zu error%s in %s; generation %llu stays active",
 			  diags.n_errors, diags.n_errors == 1 ? "" : "s", a->opt.config_dir, gen);
+		snprintf(msg, sizeof(msg), "%zu error%s in %s", diags.n_errors,
+			 diags.n_errors == 1 ? "" : "s", a->opt.config_dir);
+		agent_stats_set_last_error(msg);
+		agent_stats_reload(RELOAD_REFUSED);
 		goto out;
 	}
 	/* authorization first: a new workload is never reachable unchecked */
@@ -328,13 +341,22 @@ static void reload(struct agent *a, const char *why)
 	if (gen && comp.hash == a->state.meta.config_hash) {
 		log_info("configuration unchanged: generation %llu (%zu service ports, %zu backends)",
 			 gen, comp.n_services, comp.n_backends);
+		atomic_store(&agent_stats.config_loaded, true);
+		agent_stats_reload(RELOAD_UNCHANGED);
 		goto out;
 	}
 	err = maps_apply(&a->loader.fds, &a->state, &comp, &res, msg, sizeof(msg));
 	if (err) {
 		log_error("configuration refused: %s; generation %llu stays active", msg, gen);
+		agent_stats_set_last_error(msg);
+		atomic_fetch_add(&agent_stats.map_write_failures, 1);
+		agent_stats_reload(RELOAD_REFUSED);
 		goto out;
 	}
+	atomic_store(&agent_stats.generation, a->state.meta.generation);
+	atomic_store(&agent_stats.config_loaded, true);
+	agent_stats_set_last_error(NULL);
+	agent_stats_reload(RELOAD_APPLIED);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	log_info("configuration applied: generation %llu (%zu service ports, %zu backends; services +%zu -%zu ~%zu; %zu slots written) in %.1f ms",
 		 (unsigned long long)a->state.meta.generation, comp.n_services,
@@ -512,11 +534,23 @@ int main(int argc, char **argv)
 	if (a.opt.cleanup)
 		return loader_cleanup(a.opt.bpffs, a.opt.cgroup) ? 1 : 0;
 
+	{
+		struct timespec now;
+
+		clock_gettime(CLOCK_REALTIME, &now);
+		atomic_store(&agent_stats.start_ns,
+			     (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec);
+	}
 	log_info("trestled %s starting: node %s, config %s, pins %s, cgroup %s",
 		 TRESTLE_VERSION, a.opt.node, a.opt.config_dir, a.opt.bpffs, a.opt.cgroup);
-	err = loader_start(&a.loader, a.opt.bpffs, a.opt.cgroup);
+	{
+		struct loader_opts lo = { .l4_metrics = !a.opt.no_l4_metrics };
+
+		err = loader_start(&a.loader, a.opt.bpffs, a.opt.cgroup, &lo);
+	}
 	if (err)
 		goto out;
+	atomic_store(&agent_stats.programs_attached, true);
 	err = maps_adopt(&a.loader.fds, &a.state);
 	if (err) {
 		log_error("cannot read the pinned state under %s: %s", a.opt.bpffs, strerror(-err));

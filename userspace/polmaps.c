@@ -369,6 +369,15 @@ int polmaps_apply(const struct tr_pol_fds *fds, struct polmaps_state *st,
 
 		snprintf(info.ns, sizeof(info.ns), "%s", pod->ns);
 		snprintf(info.name, sizeof(info.name), "%s", pod->name);
+		{
+			const char *wl = labels_get(&pod->labels, "service.istio.io/canonical-name");
+
+			if (!wl)
+				wl = labels_get(&pod->labels, "app.kubernetes.io/name");
+			if (!wl)
+				wl = labels_get(&pod->labels, "app");
+			snprintf(info.workload, sizeof(info.workload), "%s", wl ? wl : pod->name);
+		}
 		snprintf(info.node, sizeof(info.node), "%s", pod->node ? pod->node : "");
 		info.identity = v.identity;
 		info.ifindex = v.ifindex;

@@ -133,7 +133,10 @@ struct tr_id_info {
 
 struct tr_wl_info {
 	char ns[64];
-	char name[64];
+	char name[64];     /* the Pod */
+	char workload[64]; /* canonical workload name: label
+			    * service.istio.io/canonical-name, app.kubernetes.io/name
+			    * or app, else the Pod name (Istio's *_workload labels) */
 	char node[64];
 	__u32 identity;
 	__u32 ifindex;   /* local workloads: host-side device */

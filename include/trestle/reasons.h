@@ -46,7 +46,13 @@ enum tr_reason {
 	X(POL_ALLOW, 20, "policy_allow", "connections and datagrams allowed by policy") \
 	X(POL_AUDIT, 21, "policy_audit", "AUDIT policy matches")              \
 	X(FLOW_LOST, 22, "flow_events_lost",                                  \
-	  "flow events dropped because the ring buffer was full")
+	  "flow events dropped because the ring buffer was full")             \
+	X(L4_OPENED, 23, "l4_connections_opened",                             \
+	  "TCP connection ends counted as opened by sockops")                 \
+	X(L4_CLOSED, 24, "l4_connections_closed",                             \
+	  "TCP connection ends counted as closed by sockops")                 \
+	X(L4_STAT_FULL, 25, "l4_stat_full",                                   \
+	  "connections not counted by series: tr_l4_stat was full")
 
 enum tr_stat {
 #define TR_STAT_ENUM(n, v, s, d) TR_STAT_##n = (v),

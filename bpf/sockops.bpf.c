@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * L4 connection metrics (cgroup sockops).
+ *
+ * When a TCP connection of a workload becomes established, its two ends
+ * are identified by address (the policy address map gives the workload
+ * id of each), the service it was opened through is found from the
+ * reverse-translation entry the connect hook left, and the connection is
+ * counted as opened. Its key is kept in socket storage; when the socket
+ * reaches TCP_CLOSE it is counted as closed with its byte counts, once.
+ * Counting happens per connection event, never per packet.
+ */
+#include "lib/common.h"
+#include "lib/stats.h"
+#include "lib/lb.h"
+#include "lib/policy.h"
+
+#include <trestle/metrics.h>
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Set before load (--no-l4-metrics): lets the cost of counting be measured. */
+const volatile bool l4_metrics = true;
+
+#define AF_INET 2
+#define AF_INET6 10
+#define TCP_CLOSE 7
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, TR_MAX_L4_STAT);
+	__type(key, struct tr_l4_key);
+	__type(value, struct tr_l4_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tr_l4_stat SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct tr_sk_meta);
+	/* pinned: a restarted agent's program still closes what it opened */
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tr_sk_meta SEC(".maps");
+
+/* Workload id at an address (0 outside the mesh or without policy state). */
+static __always_inline __u32 wl_of(const struct pol_ctx *pc, bool have, __u32 family,
+				   const __u32 *ip6, __u32 ip4)
+{
+	const struct tr_ipinfo *i;
+
+	if (!have)
+		return 0;
+	i = family == AF_INET ? pol_ip4(pc, ip4) : pol_ip6(pc, ip6);
+	return i ? i->workload : 0;
+}
+
+static __always_inline void count(const struct tr_l4_key *key, __u64 opened,
+				  __u64 closed, __u64 sent, __u64 received)
+{
+	struct tr_l4_val *v = bpf_map_lookup_elem(&tr_l4_stat, key);
+
+	if (!v) {
+		struct tr_l4_val zero = {};
+
+		if (bpf_map_update_elem(&tr_l4_stat, key, &zero, BPF_NOEXIST) &&
+		    !bpf_map_lookup_elem(&tr_l4_stat, key)) {
+			stat_inc(TR_STAT_L4_STAT_FULL);
+			return;
+		}
+		v = bpf_map_lookup_elem(&tr_l4_stat, key);
+		if (!v)
+			return;
+	}
+	v->opened += opened;
+	v->closed += closed;
+	v->sent_bytes += sent;
+	v->received_bytes += received;
+}
+
+static __always_inline void on_established(struct bpf_sock_ops *ctx, bool active)
+{
+	struct tr_sk_meta *m;
+	struct pol_ctx pc;
+	bool have = pol_begin(&pc);
+	__u32 fam = ctx->family;
+	__u32 lip6[4] = {}, rip6[4] = {};
+	__u32 lip4 = 0, rip4 = 0;
+	__u32 local, remote;
+	/* network-order port in the upper half of remote_port */
+	__be16 rport = (__be16)(ctx->remote_port >> 16);
+	struct bpf_sock *sk = ctx->sk; /* read once: the verifier tracks this copy */
+
+	if (!sk)
+		return;
+	if (fam == AF_INET) {
+		lip4 = ctx->local_ip4;
+		rip4 = ctx->remote_ip4;
+	} else if (fam == AF_INET6) {
+		lip6[0] = ctx->local_ip6[0];
+		lip6[1] = ctx->local_ip6[1];
+		lip6[2] = ctx->local_ip6[2];
+		lip6[3] = ctx->local_ip6[3];
+		rip6[0] = ctx->remote_ip6[0];
+		rip6[1] = ctx->remote_ip6[1];
+		rip6[2] = ctx->remote_ip6[2];
+		rip6[3] = ctx->remote_ip6[3];
+		/* a dual-stack socket talking IPv4 (::ffff:a.b.c.d) */
+		if (!lip6[0] && !lip6[1] && lip6[2] == bpf_htonl(0xffff)) {
+			fam = AF_INET;
+			lip4 = lip6[3];
+			rip4 = rip6[3];
+		}
+	} else {
+		return;
+	}
+	local = wl_of(&pc, have, fam, lip6, lip4);
+	remote = wl_of(&pc, have, fam, rip6, rip4);
+
+	m = bpf_sk_storage_get(&tr_sk_meta, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!m)
+		return;
+	__builtin_memset(&m->key, 0, sizeof(m->key));
+	m->key.reporter = active ? TR_REPORTER_SOURCE : TR_REPORTER_DESTINATION;
+	m->key.security = TR_SECURITY_NONE;
+	m->key.src_workload = active ? local : remote;
+	m->key.dst_workload = active ? remote : local;
+	if (active) {
+		/* the connect hook left the service on the socket (or, when the
+		 * socket storage could not be had, in the LRU map) */
+		const struct tr_sk_lb *lb = bpf_sk_storage_get(&tr_sk_lb, sk, NULL, 0);
+
+		if (lb) {
+			m->key.svc_id = lb->svc_id;
+		} else {
+			const struct tr_revnat *rev;
+			__be32 addr[4] = {};
+
+			if (fam == AF_INET) {
+				addr[0] = rip4;
+				rev = lb_revnat_find(bpf_get_socket_cookie(ctx), addr,
+						     TR_AF_INET, rport);
+			} else {
+				addr[0] = rip6[0];
+				addr[1] = rip6[1];
+				addr[2] = rip6[2];
+				addr[3] = rip6[3];
+				rev = lb_revnat_find(bpf_get_socket_cookie(ctx), addr,
+						     TR_AF_INET6, rport);
+			}
+			if (rev)
+				m->key.svc_id = rev->svc_id;
+		}
+	}
+	count(&m->key, 1, 0, 0, 0);
+	stat_inc(TR_STAT_L4_OPENED);
+	/* ask for the state change to TCP_CLOSE */
+	bpf_sock_ops_cb_flags_set(ctx, ctx->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
+}
+
+static __always_inline void on_state(struct bpf_sock_ops *ctx)
+{
+	struct bpf_sock *sk = ctx->sk;
+	struct tr_sk_meta *m;
+	__u64 out, in;
+
+	if (ctx->args[1] != TCP_CLOSE || !sk)
+		return;
+	m = bpf_sk_storage_get(&tr_sk_meta, sk, NULL, 0);
+	if (!m || !m->key.reporter)
+		return;
+	out = ctx->bytes_acked;   /* this end sent, and the peer acknowledged */
+	in = ctx->bytes_received; /* this end received */
+	if (m->key.reporter == TR_REPORTER_SOURCE)
+		count(&m->key, 0, 1, in, out); /* response in, request out */
+	else
+		count(&m->key, 0, 1, out, in);
+	stat_inc(TR_STAT_L4_CLOSED);
+	m->key.reporter = 0; /* counted: never twice */
+	bpf_sk_storage_delete(&tr_sk_meta, sk);
+}
+
+SEC("sockops")
+int tr_sockops(struct bpf_sock_ops *ctx)
+{
+	if (!l4_metrics)
+		return 1;
+	switch (ctx->op) {
+	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
+		on_established(ctx, true);
+		break;
+	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
+		on_established(ctx, false);
+		break;
+	case BPF_SOCK_OPS_STATE_CB:
+		on_state(ctx);
+		break;
+	}
+	return 1;
+}

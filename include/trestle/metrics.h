@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Trestle ABI: L4 connection metrics, counted in the kernel.
+ *
+ * sockops sees every TCP connection of the node's workloads become
+ * established (active = the client's side, passive = the server's) and
+ * close. Each side is counted once, under a key of who talked to whom,
+ * into a per-CPU hash the agent sums at scrape time. The labels of Istio's
+ * standard TCP metrics come from the ids (workloads, services).
+ */
+#ifndef TRESTLE_METRICS_H
+#define TRESTLE_METRICS_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+/* tr_l4_key.reporter: which end of the connection counted it (Istio's
+ * "reporter" label) */
+#define TR_REPORTER_SOURCE 1      /* the connecting (client) side */
+#define TR_REPORTER_DESTINATION 2 /* the accepting (server) side */
+
+/* tr_l4_key.security: Istio's connection_security_policy label */
+#define TR_SECURITY_NONE 0
+#define TR_SECURITY_MUTUAL_TLS 1
+
+struct tr_l4_key {
+	__u32 src_workload; /* tr_wl_info id; 0 = outside the mesh */
+	__u32 dst_workload; /* tr_wl_info id; 0 = outside the mesh */
+	__u32 svc_id;       /* tr_lb_svcinfo id the client connected to; 0 = none */
+	__u8 reporter;      /* TR_REPORTER_* */
+	__u8 security;      /* TR_SECURITY_* */
+	__u16 pad;
+};
+
+/* Istio's directions: "received" = request bytes (client to server),
+ * "sent" = response bytes (server to client), whichever side reports. */
+struct tr_l4_val {
+	__u64 opened;
+	__u64 closed;
+	__u64 sent_bytes;
+	__u64 received_bytes;
+};
+
+/* Per-socket state between "established" and "closed" (sk_storage). */
+struct tr_sk_meta {
+	struct tr_l4_key key;
+};
+
+#endif /* TRESTLE_METRICS_H */
