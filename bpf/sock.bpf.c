@@ -134,17 +134,14 @@ static __always_inline int lb6_xlate(struct bpf_sock_addr *ctx, __u32 stat, bool
 }
 
 /* The socket's own record, if it connected to this backend. */
-static __always_inline const struct tr_sk_lb *sk_rev(struct bpf_sock_addr *ctx,
-						     const __be32 *addr, __u8 family)
+static __always_inline const struct tr_sk *sk_rev(struct bpf_sock_addr *ctx,
+						  const __be32 *addr, __u8 family)
 {
-	struct bpf_sock *sk = ctx->sk;
-	const struct tr_sk_lb *m;
+	__u64 cookie = bpf_get_socket_cookie(ctx);
+	const struct tr_sk *m = bpf_map_lookup_elem(&tr_sk, &cookie);
 
-	if (!sk)
-		return NULL;
-	m = bpf_sk_storage_get(&tr_sk_lb, sk, NULL, 0);
-	if (!m || m->family != family || m->bport != (__be16)ctx->user_port ||
-	    m->backend[0] != addr[0])
+	if (!m || !(m->flags & TR_SK_F_LB) || m->family != family ||
+	    m->bport != (__be16)ctx->user_port || m->backend[0] != addr[0])
 		return NULL;
 	if (family == TR_AF_INET6 && (m->backend[1] != addr[1] ||
 				      m->backend[2] != addr[2] ||
@@ -157,7 +154,7 @@ static __always_inline const struct tr_sk_lb *sk_rev(struct bpf_sock_addr *ctx,
 static __always_inline void lb4_revert(struct bpf_sock_addr *ctx, bool mapped)
 {
 	const struct tr_revnat *rev;
-	const struct tr_sk_lb *m;
+	const struct tr_sk *m;
 	__be32 addr[4] = {};
 
 	addr[0] = mapped ? ctx->user_ip6[3] : ctx->user_ip4;
@@ -197,7 +194,7 @@ static __always_inline void lb6_revert(struct bpf_sock_addr *ctx)
 		return;
 	}
 	{
-		const struct tr_sk_lb *m = sk_rev(ctx, addr, TR_AF_INET6);
+		const struct tr_sk *m = sk_rev(ctx, addr, TR_AF_INET6);
 
 		if (m) {
 			ctx->user_ip6[0] = m->vip[0];
@@ -375,4 +372,14 @@ int tr_getpeername6(struct bpf_sock_addr *ctx)
 {
 	lb6_revert(ctx);
 	return SYS_PROCEED;
+}
+
+/* The socket is gone: so is its state. */
+SEC("cgroup/sock_release")
+int tr_sock_release(struct bpf_sock *ctx)
+{
+	__u64 cookie = bpf_get_socket_cookie(ctx);
+
+	bpf_map_delete_elem(&tr_sk, &cookie);
+	return 1;
 }

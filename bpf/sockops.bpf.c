@@ -34,14 +34,6 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } tr_l4_stat SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct tr_sk_meta);
-	/* pinned: a restarted agent's program still closes what it opened */
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} tr_sk_meta SEC(".maps");
 
 /* Workload id at an address (0 outside the mesh or without policy state). */
 static __always_inline __u32 wl_of(const struct pol_ctx *pc, bool have, __u32 family,
@@ -80,19 +72,15 @@ static __always_inline void count(const struct tr_l4_key *key, __u64 opened,
 
 static __always_inline void on_established(struct bpf_sock_ops *ctx, bool active)
 {
-	struct tr_sk_meta *m;
+	__u64 cookie = bpf_get_socket_cookie(ctx);
+	struct tr_sk *m;
 	struct pol_ctx pc;
 	bool have = pol_begin(&pc);
 	__u32 fam = ctx->family;
 	__u32 lip6[4] = {}, rip6[4] = {};
 	__u32 lip4 = 0, rip4 = 0;
 	__u32 local, remote;
-	/* network-order port in the upper half of remote_port */
-	__be16 rport = (__be16)(ctx->remote_port >> 16);
-	struct bpf_sock *sk = ctx->sk; /* read once: the verifier tracks this copy */
 
-	if (!sk)
-		return;
 	if (fam == AF_INET) {
 		lip4 = ctx->local_ip4;
 		rip4 = ctx->remote_ip4;
@@ -117,41 +105,28 @@ static __always_inline void on_established(struct bpf_sock_ops *ctx, bool active
 	local = wl_of(&pc, have, fam, lip6, lip4);
 	remote = wl_of(&pc, have, fam, rip6, rip4);
 
-	m = bpf_sk_storage_get(&tr_sk_meta, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!m)
-		return;
+	/* a VIP connect already has an entry (and its service) */
+	m = bpf_map_lookup_elem(&tr_sk, &cookie);
+	if (!m) {
+		struct tr_sk fresh = {};
+
+		if (bpf_map_update_elem(&tr_sk, &cookie, &fresh, BPF_NOEXIST) &&
+		    !bpf_map_lookup_elem(&tr_sk, &cookie)) {
+			stat_inc(TR_STAT_SK_FULL); /* not counted at all: never half */
+			return;
+		}
+		m = bpf_map_lookup_elem(&tr_sk, &cookie);
+		if (!m)
+			return;
+	}
 	__builtin_memset(&m->key, 0, sizeof(m->key));
 	m->key.reporter = active ? TR_REPORTER_SOURCE : TR_REPORTER_DESTINATION;
 	m->key.security = TR_SECURITY_NONE;
 	m->key.src_workload = active ? local : remote;
 	m->key.dst_workload = active ? remote : local;
-	if (active) {
-		/* the connect hook left the service on the socket (or, when the
-		 * socket storage could not be had, in the LRU map) */
-		const struct tr_sk_lb *lb = bpf_sk_storage_get(&tr_sk_lb, sk, NULL, 0);
-
-		if (lb) {
-			m->key.svc_id = lb->svc_id;
-		} else {
-			const struct tr_revnat *rev;
-			__be32 addr[4] = {};
-
-			if (fam == AF_INET) {
-				addr[0] = rip4;
-				rev = lb_revnat_find(bpf_get_socket_cookie(ctx), addr,
-						     TR_AF_INET, rport);
-			} else {
-				addr[0] = rip6[0];
-				addr[1] = rip6[1];
-				addr[2] = rip6[2];
-				addr[3] = rip6[3];
-				rev = lb_revnat_find(bpf_get_socket_cookie(ctx), addr,
-						     TR_AF_INET6, rport);
-			}
-			if (rev)
-				m->key.svc_id = rev->svc_id;
-		}
-	}
+	if (active && (m->flags & TR_SK_F_LB))
+		m->key.svc_id = m->svc_id;
+	m->flags |= TR_SK_F_COUNTED;
 	count(&m->key, 1, 0, 0, 0);
 	stat_inc(TR_STAT_L4_OPENED);
 	/* ask for the state change to TCP_CLOSE */
@@ -160,15 +135,17 @@ static __always_inline void on_established(struct bpf_sock_ops *ctx, bool active
 
 static __always_inline void on_state(struct bpf_sock_ops *ctx)
 {
-	struct bpf_sock *sk = ctx->sk;
-	struct tr_sk_meta *m;
+	__u64 cookie;
+	struct tr_sk *m;
 	__u64 out, in;
 
-	if (ctx->args[1] != TCP_CLOSE || !sk)
+	if (ctx->args[1] != TCP_CLOSE)
 		return;
-	m = bpf_sk_storage_get(&tr_sk_meta, sk, NULL, 0);
-	if (!m || !m->key.reporter)
+	cookie = bpf_get_socket_cookie(ctx);
+	m = bpf_map_lookup_elem(&tr_sk, &cookie);
+	if (!m || !(m->flags & TR_SK_F_COUNTED))
 		return;
+	m->flags &= ~TR_SK_F_COUNTED; /* counted: never twice */
 	out = ctx->bytes_acked;   /* this end sent, and the peer acknowledged */
 	in = ctx->bytes_received; /* this end received */
 	if (m->key.reporter == TR_REPORTER_SOURCE)
@@ -176,8 +153,6 @@ static __always_inline void on_state(struct bpf_sock_ops *ctx)
 	else
 		count(&m->key, 0, 1, out, in);
 	stat_inc(TR_STAT_L4_CLOSED);
-	m->key.reporter = 0; /* counted: never twice */
-	bpf_sk_storage_delete(&tr_sk_meta, sk);
 }
 
 SEC("sockops")

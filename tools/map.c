@@ -447,8 +447,7 @@ const struct map_desc map_descs[] = {
 	/* key layout private to bpf/tc.bpf.c: not checked, dumped as hex */
 	{ TR_MAP_CT_UDP, BPF_MAP_TYPE_LRU_HASH, 0, 0, NULL, NULL },
 	{ TR_MAP_L4_STAT, BPF_MAP_TYPE_PERCPU_HASH, 0, 0, NULL, NULL },
-	{ TR_MAP_SK_META, BPF_MAP_TYPE_SK_STORAGE, 0, 0, NULL, NULL },
-	{ TR_MAP_SK_LB, BPF_MAP_TYPE_SK_STORAGE, 0, 0, NULL, NULL },
+	{ TR_MAP_SK, BPF_MAP_TYPE_HASH, 0, 0, NULL, NULL },
 };
 
 const size_t map_descs_cnt = ARRAY_SIZE(map_descs);

@@ -290,9 +290,26 @@ int loader_start(struct tr_loader *l, const char *bpffs, const char *cgroup,
 		if (err)
 			return err;
 	}
-	err = attach_one(l, l->sockops->progs.tr_sockops);
-	if (err)
-		return err;
+	if (!lopts || lopts->l4_metrics) {
+		err = attach_one(l, l->sockops->progs.tr_sockops);
+		if (err)
+			return err;
+	} else {
+		/* no counting asked for: no sockops program at all, since the
+		 * kernel calls it several times per connection even to return */
+		char path[4096];
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/%s/%s", bpffs, TR_LINK_DIR,
+			 bpf_program__name(l->sockops->progs.tr_sockops));
+		fd = bpf_obj_get(path);
+		if (fd >= 0) {
+			bpf_link_detach(fd);
+			close(fd);
+			unlink(path);
+			log_info("L4 metrics off: sockops detached");
+		}
+	}
 	log_info("programs ready on cgroup %s: %d attached, %d replaced in place",
 		 cgroup, l->n_attached, l->n_replaced);
 	return 0;

@@ -9,6 +9,8 @@
 #include "common.h"
 #include "stats.h"
 
+#include <trestle/metrics.h>
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -71,13 +73,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } tr_revnat SEC(".maps");
 
+/* Per-socket state by cookie (metrics.h), preallocated: no allocation on
+ * the connect path; entries leave with the socket (sock_release hook). */
 struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct tr_sk_lb);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TR_MAX_SOCKETS);
+	__type(key, __u64);
+	__type(value, struct tr_sk);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} tr_sk_lb SEC(".maps");
+} tr_sk SEC(".maps");
 
 /*
  * Pick a slot of svc's selection table uniformly at random. Weights are
@@ -126,36 +130,35 @@ static __always_inline void lb_revnat_save(__u64 cookie,
 	bpf_map_update_elem(&tr_revnat, &key, &val, BPF_ANY);
 }
 
-/* A connect: remember the VIP on the socket itself. Falls back to the LRU
- * map if the socket storage cannot be had. */
+/* A connect: remember the VIP for the socket. Falls back to the LRU map
+ * when the socket table is full. */
 static __always_inline void lb_sk_save(struct bpf_sock_addr *ctx,
 				       const struct tr_lb_slot *slot,
 				       const __be32 *vip, __u8 family,
 				       __be16 vport, __u32 svc_id)
 {
-	struct bpf_sock *sk = ctx->sk;
-	struct tr_sk_lb *m = NULL;
+	__u64 cookie = bpf_get_socket_cookie(ctx);
+	struct tr_sk m = {};
 
-	if (sk)
-		m = bpf_sk_storage_get(&tr_sk_lb, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!m) {
-		lb_revnat_save(bpf_get_socket_cookie(ctx), slot, vip, family, vport, svc_id);
-		return;
-	}
-	m->backend[0] = slot->addr[0];
-	m->vip[0] = vip[0];
+	m.backend[0] = slot->addr[0];
+	m.vip[0] = vip[0];
 	if (family == TR_AF_INET6) {
-		m->backend[1] = slot->addr[1];
-		m->backend[2] = slot->addr[2];
-		m->backend[3] = slot->addr[3];
-		m->vip[1] = vip[1];
-		m->vip[2] = vip[2];
-		m->vip[3] = vip[3];
+		m.backend[1] = slot->addr[1];
+		m.backend[2] = slot->addr[2];
+		m.backend[3] = slot->addr[3];
+		m.vip[1] = vip[1];
+		m.vip[2] = vip[2];
+		m.vip[3] = vip[3];
 	}
-	m->bport = slot->port;
-	m->vport = vport;
-	m->family = family;
-	m->svc_id = svc_id;
+	m.bport = slot->port;
+	m.vport = vport;
+	m.family = family;
+	m.flags = TR_SK_F_LB;
+	m.svc_id = svc_id;
+	if (bpf_map_update_elem(&tr_sk, &cookie, &m, BPF_ANY)) {
+		stat_inc(TR_STAT_SK_FULL);
+		lb_revnat_save(cookie, slot, vip, family, vport, svc_id);
+	}
 }
 
 static __always_inline const struct tr_revnat *

@@ -145,19 +145,4 @@ struct tr_revnat {
 	__u32 svc_id;
 };
 
-/*
- * What a connected socket asked for (socket storage, freed with the
- * socket): getpeername() shows the VIP, sockops learns the service. Cheaper
- * per connect than an LRU entry, and nothing to evict.
- */
-struct tr_sk_lb {
-	__be32 backend[4]; /* backend address; IPv4 in [0] */
-	__be32 vip[4];     /* service VIP; IPv4 in [0] */
-	__be16 bport;      /* backend port */
-	__be16 vport;      /* service port */
-	__u8 family;       /* TR_AF_* of both */
-	__u8 pad[3];
-	__u32 svc_id;
-};
-
 #endif /* TRESTLE_ABI_H */

@@ -18,7 +18,6 @@
 #define TR_MAP_LB_SVCINFO "tr_lb_svcinfo"
 #define TR_MAP_REVNAT "tr_revnat"
 #define TR_MAP_STATS "tr_stats"
-#define TR_MAP_SK_LB "tr_sk_lb"
 
 /* Identities and authorization (policy.h) */
 #define TR_MAP_POL_CFG "tr_pol_cfg"
@@ -36,7 +35,7 @@
 
 /* L4 metrics (metrics.h) */
 #define TR_MAP_L4_STAT "tr_l4_stat"
-#define TR_MAP_SK_META "tr_sk_meta"
+#define TR_MAP_SK "tr_sk"
 
 #define TR_MAX_SERVICES 131072   /* per family: service ports (VIP, port, proto) */
 #define TR_MAX_SLOTS_TOTAL 1048576
@@ -53,6 +52,7 @@
 #define TR_FLOW_RB_BYTES (1u << 20)
 #define TR_MAX_UDP_CT 65536      /* LRU */
 #define TR_MAX_L4_STAT 65536     /* (reporter, workload pair, service) series */
+#define TR_MAX_SOCKETS 131072    /* meshed sockets open at once (tr_sk) */
 
 /* Every map Trestle pins, for cleanup and the CLI. */
 #define TR_PINNED_MAPS                                                      \
@@ -61,7 +61,7 @@
 	TR_MAP_STATS, TR_MAP_POL_CFG, TR_MAP_IP4_INFO, TR_MAP_IP6_INFO,      \
 	TR_MAP_CGROUP, TR_MAP_POL, TR_MAP_POL_DST, TR_MAP_POL_STAT,          \
 	TR_MAP_FLOW_RB, TR_MAP_ID_INFO, TR_MAP_WL_INFO, TR_MAP_POL_INFO,     \
-	TR_MAP_CT_UDP, TR_MAP_L4_STAT, TR_MAP_SK_META, TR_MAP_SK_LB
+	TR_MAP_CT_UDP, TR_MAP_L4_STAT, TR_MAP_SK
 
 /* Pinned links, one file per attach point, under <bpffs>/links/. */
 #define TR_LINK_DIR "links"

@@ -42,8 +42,26 @@ struct tr_l4_val {
 	__u64 received_bytes;
 };
 
-/* Per-socket state between "established" and "closed" (sk_storage). */
-struct tr_sk_meta {
+/* tr_sk.flags */
+#define TR_SK_F_LB 0x1      /* the load-balancing fields are set (a VIP connect) */
+#define TR_SK_F_COUNTED 0x2 /* counted as opened; its close is counted once */
+
+/*
+ * Per-socket state, keyed by socket cookie in the preallocated hash tr_sk,
+ * removed by the sock_release hook: cheaper per connect than socket
+ * storage (no allocation) and, unlike an LRU, never evicts a live socket.
+ */
+struct tr_sk {
+	/* load balancing: what a connected socket asked for */
+	__be32 backend[4]; /* backend address; IPv4 in [0] */
+	__be32 vip[4];     /* service VIP; IPv4 in [0] */
+	__be16 bport;      /* backend port */
+	__be16 vport;      /* service port */
+	__u8 family;       /* TR_AF_* of both */
+	__u8 flags;        /* TR_SK_F_* */
+	__u16 pad;
+	__u32 svc_id;
+	/* metrics: who talked to whom, for the close */
 	struct tr_l4_key key;
 };
 

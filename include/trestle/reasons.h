@@ -52,7 +52,9 @@ enum tr_reason {
 	X(L4_CLOSED, 24, "l4_connections_closed",                             \
 	  "TCP connection ends counted as closed by sockops")                 \
 	X(L4_STAT_FULL, 25, "l4_stat_full",                                   \
-	  "connections not counted by series: tr_l4_stat was full")
+	  "connections not counted by series: tr_l4_stat was full")           \
+	X(SK_FULL, 26, "sk_table_full",                                       \
+	  "sockets without per-socket state: tr_sk was full")
 
 enum tr_stat {
 #define TR_STAT_ENUM(n, v, s, d) TR_STAT_##n = (v),

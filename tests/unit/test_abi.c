@@ -12,6 +12,7 @@
 
 #include <trestle/abi.h>
 #include <trestle/maps.h>
+#include <trestle/metrics.h>
 #include <trestle/reasons.h>
 
 #include "abi_fmt.h"
@@ -33,7 +34,8 @@ _Static_assert(offsetof(struct tr_lb_backend, subset) == 40, "tr_lb_backend.subs
 _Static_assert(sizeof(struct tr_lb_svcinfo) == 168, "tr_lb_svcinfo size");
 _Static_assert(sizeof(struct tr_revnat_key) == 32, "tr_revnat_key size");
 _Static_assert(sizeof(struct tr_revnat) == 24, "tr_revnat size");
-_Static_assert(sizeof(struct tr_sk_lb) == 44, "tr_sk_lb size");
+_Static_assert(sizeof(struct tr_sk) == 60, "tr_sk size");
+_Static_assert(offsetof(struct tr_sk, key) == 44, "tr_sk.key");
 
 static const char *const map_names[] = {
 	TR_MAP_META, TR_MAP_LB4_SVC, TR_MAP_LB6_SVC, TR_MAP_LB_SLOT, TR_MAP_LB_BE,
