@@ -46,8 +46,8 @@ pkt_lookup(const struct pol_ctx *pc, const struct pkt *p, const __be32 *addr)
 	return p->family == TR_AF_INET ? pol_ip4(pc, addr[0]) : pol_ip6(pc, addr);
 }
 
-static __always_inline void pkt_event(const struct pol_ctx *pc, const struct pkt *p,
-				      const struct pol_decision *d,
+static __always_inline void pkt_event(struct __sk_buff *skb, const struct pol_ctx *pc,
+				      const struct pkt *p, const struct pol_decision *d,
 				      const struct tr_ipinfo *src,
 				      const struct tr_ipinfo *dst, __u8 hook)
 {
@@ -65,6 +65,7 @@ static __always_inline void pkt_event(const struct pol_ctx *pc, const struct pkt
 	e->dport = p->dport;
 	e->family = p->family;
 	e->proto = p->proto;
+	e->ifindex = skb->ifindex;
 	bpf_ringbuf_submit(e, 0);
 }
 
@@ -109,7 +110,7 @@ int tr_tc_to_wl(struct __sk_buff *skb)
 		pol_decide(pol_verdict(dst->dst_class, src->src_class, bpf_ntohs(p.dport)),
 			   &d);
 	}
-	pkt_event(&pc, &p, &d, src, dst, TR_HOOK_TC_TO_WORKLOAD);
+	pkt_event(skb, &pc, &p, &d, src, dst, TR_HOOK_TC_TO_WORKLOAD);
 	return d.action == TR_ACT_ALLOW ? TC_ACT_OK : TC_ACT_SHOT;
 }
 
@@ -135,8 +136,10 @@ int tr_tc_from_wl(struct __sk_buff *skb)
 		d.action = TR_ACT_DENY;
 		d.rule = TR_RULE_NONE;
 		d.reason = stat_reason(TR_REASON_SPOOFED);
-		/* always logged: name the device's workload as the sender */
-		pkt_event(&pc, &p, &d, NULL, NULL, TR_HOOK_TC_FROM_WORKLOAD);
+		/* always logged; the agent names the device's workload as the
+		 * sender (ifindex), the destination is whoever has that address */
+		pkt_event(skb, &pc, &p, &d, NULL, pkt_lookup(&pc, &p, p.daddr),
+			  TR_HOOK_TC_FROM_WORKLOAD);
 		return TC_ACT_SHOT;
 	}
 	if (p.proto == IPPROTO_UDP && p.l4) {

@@ -19,6 +19,8 @@
 #include <trestle/maps.h>
 
 #include "cli.h"
+
+#include <trestle/policy.h>
 #include "pins.h"
 
 static void print_applied(__u64 applied_ns)
@@ -227,6 +229,20 @@ static int do_show(int argc, char **argv)
 		   meta.services);
 	print_uint(PRINT_ANY, "backends", "backends:     %llu\n",
 		   meta.backends);
+	{
+		/* a policy-only change moves the epoch, not the generation */
+		struct tr_pol_cfg pc = {};
+		__u32 zero = 0;
+		int fd = cli_map_open_flags(TR_MAP_POL_CFG, NULL,
+					    CLI_MAP_QUIET_ENOENT | CLI_MAP_NO_CHECK);
+
+		if (fd >= 0 && !bpf_map_lookup_elem(fd, &zero, &pc))
+			print_uint(PRINT_ANY, "policy_epoch", "policy epoch: %llu\n", pc.epoch);
+		else
+			print_null(PRINT_JSON, "policy_epoch", NULL);
+		if (fd >= 0)
+			close(fd);
+	}
 	print_programs();
 	print_maps();
 	close_json_object();

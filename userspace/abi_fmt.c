@@ -25,6 +25,10 @@ const char *abi_proto_str(int proto)
 		return "tcp";
 	case TR_PROTO_UDP:
 		return "udp";
+	case 1:
+		return "icmp";
+	case 58:
+		return "icmpv6";
 	default:
 		snprintf(num, sizeof(num), "%d", proto);
 		return num;

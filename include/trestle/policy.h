@@ -120,7 +120,7 @@ struct tr_flow_event {
 	__u32 audit_policy;
 	__u16 audit_rule;
 	__u16 pad;
-	__u32 pad2;
+	__u32 ifindex;      /* tc hooks: the workload device it was seen on */
 	__u64 cgroup_id;    /* socket hooks: the sender's cgroup */
 };
 

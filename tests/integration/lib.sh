@@ -91,7 +91,8 @@ topo_on_exit_hook() {
 t_init() {
 	local short=${T_NAME//_/}
 	t_need_binaries
-	topo_init "trt-${short:0:8}-$$" || t_abort setup "topo_init failed"
+	# the run tag lets scripts/test tell its own leftovers from other runs'
+	topo_init "trt-${short:0:8}-$$${TRESTLE_RUN_TAG:-}" || t_abort setup "topo_init failed"
 }
 
 # t_client NODE WL ARGS...: tr-client --json in a workload; JSON in $T_OUT.
@@ -508,15 +509,36 @@ t_no_flow() {
 }
 
 # t_log_mark NODE: the agent log's current line count, for t_log_wait.
-t_log_mark() { wc -l < "$(topo_agent_log "$1")" | tr -d ' '; }
+t_log_mark() { wc -l 2>/dev/null < "$(topo_agent_log "$1")" | tr -d " " || echo 0; }
 
 # t_log_wait NODE SKIP REGEX [SECONDS]: wait (default 10 s) until a line
 # after the first SKIP lines of NODE's agent log matches REGEX.
 t_log_wait() {
 	local node=$1 skip=$2 re=$3 secs=${4:-10} i
 	for ((i = 0; i < secs * 10; i++)); do
-		tail -n "+$((skip + 1))" "$(topo_agent_log "$node")" | grep -Eq -- "$re" && return 0
+		tail -n "+$((skip + 1))" "$(topo_agent_log "$node")" 2>/dev/null | grep -Eq -- "$re" && return 0
 		sleep 0.1
 	done
 	return 1
+}
+
+# t_reconfig_policy FILE: like t_config, then wait until every running agent
+# has logged a new "authorization applied" (policy changes move the policy
+# epoch, not the configuration generation). Returns 1 (and says where and
+# the agent's last error) if one did not within 10 s.
+t_reconfig_policy() {
+	local f=$1 node rc=0
+	declare -A mark=()
+	for node in "${TOPO_NODES[@]}"; do
+		[[ -n $(topo_agent_pid "$node") ]] && mark[$node]=$(t_log_mark "$node")
+	done
+	t_config "$f"
+	for node in "${!mark[@]}"; do
+		if ! t_log_wait "$node" "${mark[$node]}" 'authorization applied' 10; then
+			t_info "agent on $node did not apply the policies in $f: $(tail -n "+$((mark[$node] + 1))" \
+				"$(topo_agent_log "$node")" | grep -E 'error|refused' | tail -n 2 | tr '\n' ' ')"
+			rc=1
+		fi
+	done
+	return $rc
 }
