@@ -4,9 +4,9 @@
  *
  *   tr-client --connect ADDR:PORT --tcp|--udp [-n COUNT] [--json]
  *             [--expect-peer ADDR:PORT | --no-peer-check] [--udp-connected]
- *             [--timeout MS]
+ *             [--timeout MS] [--bind ADDR]
  *   tr-client --connect ADDR:PORT --tcp --hold SECONDS [--interval MS]
- *             [--ready FILE] [--json]
+ *             [--ready FILE] [--json] [--bind ADDR]
  *
  * Request mode makes COUNT fresh connections (TCP) or COUNT requests, each
  * from a fresh socket (UDP, unconnected sendto by default, connect()+send
@@ -23,6 +23,16 @@
  * connection breaks or an echo is wrong or late (--timeout). --ready FILE
  * is created once the connection is up and the first answer was read.
  *
+ * --send BYTES (TCP request mode): after the name line, write BYTES bytes
+ * and read the echo of all of them before closing, so that each connection
+ * carries exactly BYTES from client to server and NAME\n + BYTES back (for
+ * byte-exact metrics tests).
+ *
+ * --bind ADDR binds every socket to ADDR (port 0) before it connects or
+ * sends: to send from one particular address of the namespace (e.g. one
+ * that is not the workload's own, to test anti-spoofing). The address must
+ * be of the target's family. A failed bind counts as that request's error.
+ *
  * Exit status: 0 when every request succeeded with the right peer, 1
  * otherwise, 2 on usage errors.
  */
@@ -31,6 +41,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -66,6 +77,9 @@ static struct {
 	double hold_s;
 	int interval_ms;
 	const char *ready;
+	struct sockaddr_storage bind;
+	socklen_t bind_len; /* 0: no --bind */
+	long send_bytes;    /* --send */
 } opt = {
 	.count = 1,
 	.peer_check = true,
@@ -146,6 +160,38 @@ static int wait_fd(int fd, short events, long long deadline)
 		if (n < 0 && errno != EINTR)
 			return -errno;
 	}
+}
+
+/* --bind: bind fd to the chosen source address. Returns 0 or -errno. */
+static int bind_source(int fd)
+{
+	if (!opt.bind_len)
+		return 0;
+	if (bind(fd, (struct sockaddr *)&opt.bind, opt.bind_len) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Parse --bind's ADDR (no port) for the target's family. 0 or -EINVAL. */
+static int parse_bind(const char *s)
+{
+	memset(&opt.bind, 0, sizeof(opt.bind));
+	if (opt.target.ss_family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&opt.bind;
+
+		if (inet_pton(AF_INET, s, &sin->sin_addr) != 1)
+			return -EINVAL;
+		sin->sin_family = AF_INET;
+		opt.bind_len = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&opt.bind;
+
+		if (inet_pton(AF_INET6, s, &sin6->sin6_addr) != 1)
+			return -EINVAL;
+		sin6->sin6_family = AF_INET6;
+		opt.bind_len = sizeof(*sin6);
+	}
+	return 0;
 }
 
 /* Non-blocking connect with a deadline. Returns 0 or -errno. */
@@ -253,6 +299,30 @@ static bool check_peer(const struct sockaddr *got, char *got_str, size_t len)
 	return !opt.peer_check || tr_addr_equal(got, (struct sockaddr *)&opt.expect);
 }
 
+/* --send: write n bytes in chunks, reading each chunk's echo back. */
+static int send_and_echo(int fd, long n, long long deadline)
+{
+	char out[16384], in[16384];
+	long off = 0;
+
+	while (off < n) {
+		size_t len = (size_t)(n - off < (long)sizeof(out) ? n - off : (long)sizeof(out));
+		int err;
+
+		for (size_t i = 0; i < len; i++)
+			out[i] = (char)('a' + (off + (long)i) % 26);
+		err = write_all(fd, out, len, deadline);
+		if (!err)
+			err = read_exact(fd, in, len, deadline);
+		if (!err && memcmp(out, in, len))
+			err = -ERR_GARBLED;
+		if (err)
+			return err;
+		off += (long)len;
+	}
+	return 0;
+}
+
 struct result {
 	int err;                 /* 0 or positive errno / ERR_* */
 	bool peer_ok;
@@ -272,7 +342,9 @@ static void tcp_request(struct result *r)
 		r->err = errno;
 		return;
 	}
-	err = connect_deadline(fd, deadline);
+	err = bind_source(fd);
+	if (!err)
+		err = connect_deadline(fd, deadline);
 	if (err)
 		goto out;
 	if (getpeername(fd, (struct sockaddr *)&peer, &plen) < 0) {
@@ -281,6 +353,8 @@ static void tcp_request(struct result *r)
 	}
 	r->peer_ok = check_peer((struct sockaddr *)&peer, r->peer, sizeof(r->peer));
 	err = read_line(fd, r->name, sizeof(r->name), deadline);
+	if (!err && opt.send_bytes)
+		err = send_and_echo(fd, opt.send_bytes, deadline);
 out:
 	r->err = -err;
 	close(fd);
@@ -302,6 +376,9 @@ static void udp_request(struct result *r, long seq)
 		r->err = errno;
 		return;
 	}
+	err = bind_source(fd);
+	if (err)
+		goto out;
 	if (opt.udp_connected) {
 		flen = sizeof(from);
 		if (connect(fd, (struct sockaddr *)&opt.target, opt.target_len) < 0 ||
@@ -451,6 +528,10 @@ static int run_hold(void)
 		what = "socket";
 		goto out;
 	}
+	what = "bind";
+	err = bind_source(fd);
+	if (err)
+		goto out;
 	what = "connect";
 	err = connect_deadline(fd, deadline);
 	if (err)
@@ -529,9 +610,10 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: tr-client --connect ADDR:PORT --tcp|--udp [-n COUNT] [--json]\n"
 		"                 [--expect-peer ADDR:PORT | --no-peer-check]\n"
-		"                 [--udp-connected] [--timeout MS]\n"
+		"                 [--udp-connected] [--timeout MS] [--bind ADDR]\n"
+		"                 [--send BYTES]\n"
 		"       tr-client --connect ADDR:PORT --tcp --hold SECONDS [--interval MS]\n"
-		"                 [--ready FILE] [--json]\n");
+		"                 [--ready FILE] [--json] [--bind ADDR]\n");
 }
 
 int main(int argc, char **argv)
@@ -549,13 +631,15 @@ int main(int argc, char **argv)
 		{ "hold", required_argument, NULL, 'H' },
 		{ "interval", required_argument, NULL, 'I' },
 		{ "ready", required_argument, NULL, 'r' },
+		{ "bind", required_argument, NULL, 'b' },
+		{ "send", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	const char *connect_s = NULL, *expect_s = NULL;
+	const char *connect_s = NULL, *expect_s = NULL, *bind_s = NULL;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "c:tun:E:PCjT:H:I:r:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:tun:E:PCjT:H:I:r:b:S:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			connect_s = optarg;
@@ -593,6 +677,12 @@ int main(int argc, char **argv)
 		case 'r':
 			opt.ready = optarg;
 			break;
+		case 'b':
+			bind_s = optarg;
+			break;
+		case 'S':
+			opt.send_bytes = atol(optarg);
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -602,7 +692,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!connect_s || !opt.type || optind != argc || opt.count < 1 ||
-	    opt.timeout_ms < 1 || opt.interval_ms < 1 || opt.hold_s < 0 ||
+	    opt.timeout_ms < 1 || opt.interval_ms < 1 || opt.hold_s < 0 || opt.send_bytes < 0 ||
+	    (opt.send_bytes && opt.type != SOCK_STREAM) ||
 	    (opt.hold_s > 0 && opt.type != SOCK_STREAM)) {
 		usage(stderr);
 		return 2;
@@ -614,6 +705,11 @@ int main(int argc, char **argv)
 	}
 	if (tr_parse_addr(expect_s ? expect_s : connect_s, &opt.expect, &opt.expect_len)) {
 		fprintf(stderr, "tr-client: bad address '%s'\n", expect_s);
+		return 2;
+	}
+	if (bind_s && parse_bind(bind_s)) {
+		fprintf(stderr, "tr-client: bad --bind address '%s' (want an address of the target's family, no port)\n",
+			bind_s);
 		return 2;
 	}
 	tr_fmt_addr((struct sockaddr *)&opt.target, opt.target_str, sizeof(opt.target_str));
