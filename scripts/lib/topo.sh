@@ -120,7 +120,7 @@ topo__on_exit() {
 
 topo_init() {
 	local p=${1:?topo_init PREFIX}
-	[[ $p =~ ^[a-z0-9][a-z0-9-]{0,19}$ ]] || topo__die "prefix '$p': want [a-z0-9-], at most 20 characters" || return 1
+	[[ $p =~ ^[a-z0-9][a-z0-9-]{0,31}$ ]] || topo__die "prefix '$p': want [a-z0-9-], at most 32 characters" || return 1
 	[[ $EUID -eq 0 ]] || topo__die "must run as root" || return 1
 	topo__is_bpffs "$TOPO_BPF_ROOT" || topo__die "$TOPO_BPF_ROOT is not a bpf filesystem (run scripts/setup)" || return 1
 	[[ "$(stat -f -c %T "$TOPO_CG_ROOT" 2>/dev/null)" == cgroup2fs ]] || topo__die "$TOPO_CG_ROOT is not cgroup v2" || return 1
