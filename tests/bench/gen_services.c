@@ -6,6 +6,8 @@
  *   gen_services yaml     --count N [--endpoints E] --out DIR [--per-file K]
  *   gen_services iptables --count N [--endpoints E] [--target T]
  *   gen_services vip      --index I
+ *   gen_services policy   --count N [--endpoints E] --out DIR [--no-policy]
+ *                         [--node NODE]
  *
  * Service i (1-based) is bench/svc-<i>, ClusterIP 10.96.0.0 + i, TCP port
  * 80 -> targetPort 8080; its E endpoints are 10.244.0.2 .. 10.244.0.(E+1),
@@ -25,9 +27,33 @@
  * --target T puts service T's KUBE-SERVICES rule last among the service
  * rules (position N of N), the worst case for a linear chain; the other
  * services keep their order.
+ *
+ * policy: a meshed client, its backends and one AuthorizationPolicy of N
+ * rules the compiler cannot collapse (N named source classes), for the policy
+ * suite of scripts/bench. Into DIR it writes service 1 (as `yaml`) and:
+ *   Pod bench/client    SA client, trestle.io/cgroup "client" (relative to
+ *                       the agent's --cgroup), node NODE (default "bench",
+ *                       so it is local), 10.244.0.1, app=bench-client
+ *   Pod bench/outsider  SA outsider, cgroup "outsider", node NODE,
+ *                       10.244.1.1: a local workload no rule names
+ *   Pod bench/backend-K K = 1..E, SA backend, node "bench-peer",
+ *                       10.244.0.(K+1) (service 1's endpoints),
+ *                       app=bench-backend
+ *   Pod bench/peer-I    I = 1..N-1, SA peer-I (one principal each), node
+ *                       "bench-peer", 10.245.0.0 + I, app=bench-peer
+ *   AuthorizationPolicy bench/backend-allow (unless --no-policy): selector
+ *                       app=bench-backend, ALLOW, N rules, rule i naming
+ *                       one principal (cluster.local/ns/bench/sa/peer-I);
+ *                       the client's own rule is rule (N+1)/2, in the
+ *                       middle. No rule names a port: the client's verdict
+ *                       is the (dst, src, 0) entry, the second of the three
+ *                       lookups.
+ * --no-policy writes the same Pods and service without the policy (the
+ * baseline).
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,13 +65,16 @@
 #define TARGET_PORT 8080
 #define MAX_ENDPOINTS 250
 #define MAX_COUNT 1000000 /* 10.96.0.0/12 holds 2^20 addresses */
+#define MAX_RULES 65000   /* peer Pods live in 10.245.0.0/16; rule ids are u16 */
+#define PODS_PER_FILE 1000
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: gen_services yaml --count N [--endpoints E] --out DIR [--per-file K]\n"
 		"       gen_services iptables --count N [--endpoints E] [--target T]\n"
-		"       gen_services vip --index I\n");
+		"       gen_services vip --index I\n"
+		"       gen_services policy --count N [--endpoints E] --out DIR [--no-policy] [--node NODE]\n");
 }
 
 static uint64_t fnv1a(const char *s, uint64_t h)
@@ -254,6 +283,116 @@ static int gen_iptables(long count, int endpoints, long target)
 	return ferror(stdout) ? 1 : 0;
 }
 
+static void pod_yaml(FILE *f, const char *name, const char *sa, const char *cgroup,
+		     const char *app, const char *node, const char *ip)
+{
+	fprintf(f,
+		"---\n"
+		"apiVersion: v1\n"
+		"kind: Pod\n"
+		"metadata:\n"
+		"  name: %s\n"
+		"  namespace: bench\n",
+		name);
+	if (cgroup)
+		fprintf(f, "  annotations: {trestle.io/cgroup: %s}\n", cgroup);
+	fprintf(f,
+		"  labels: {app: %s}\n"
+		"spec: {serviceAccountName: %s, nodeName: %s}\n"
+		"status: {podIP: %s, podIPs: [{ip: %s}]}\n",
+		app, sa, node, ip, ip);
+}
+
+static FILE *open_in(const char *dir, const char *name, char *path, size_t len)
+{
+	FILE *f;
+
+	snprintf(path, len, "%s/%s", dir, name);
+	f = fopen(path, "w");
+	if (!f)
+		fprintf(stderr, "gen_services: cannot create %s: %s\n", path, strerror(errno));
+	return f;
+}
+
+static int close_checked(FILE *f, const char *path)
+{
+	if (ferror(f) | fclose(f)) {
+		fprintf(stderr, "gen_services: cannot write %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+static void peer_name(long i, char *buf, size_t len)
+{
+	snprintf(buf, len, "peer-%06ld", i);
+}
+
+/* See the header comment: `policy` mode. */
+static int gen_policy(long rules, int endpoints, const char *dir, bool with_policy,
+		      const char *node)
+{
+	char path[4096], name[64], ip[32], fname[64];
+	long client_rule = (rules + 1) / 2, i, r;
+	FILE *f;
+	int e;
+
+	if (gen_yaml(1, endpoints, dir, 1000))
+		return 1;
+	f = open_in(dir, "pods-local.yaml", path, sizeof(path));
+	if (!f)
+		return 1;
+	pod_yaml(f, "client", "client", "client", "bench-client", node, "10.244.0.1");
+	pod_yaml(f, "outsider", "outsider", "outsider", "bench-outsider", node, "10.244.1.1");
+	for (e = 0; e < endpoints; e++) {
+		snprintf(name, sizeof(name), "backend-%d", e + 1);
+		snprintf(ip, sizeof(ip), "10.244.0.%d", e + 2);
+		pod_yaml(f, name, "backend", NULL, "bench-backend", "bench-peer", ip);
+	}
+	if (close_checked(f, path))
+		return 1;
+	f = NULL;
+	for (i = 1; i < rules; i++) {
+		if ((i - 1) % PODS_PER_FILE == 0) {
+			if (f && close_checked(f, path))
+				return 1;
+			snprintf(fname, sizeof(fname), "pods-peer-%03ld.yaml", (i - 1) / PODS_PER_FILE);
+			f = open_in(dir, fname, path, sizeof(path));
+			if (!f)
+				return 1;
+		}
+		peer_name(i, name, sizeof(name));
+		snprintf(ip, sizeof(ip), "10.245.%ld.%ld", i / 256, i % 256);
+		pod_yaml(f, name, name, NULL, "bench-peer", "bench-peer", ip);
+	}
+	if (f && close_checked(f, path))
+		return 1;
+	if (!with_policy)
+		return 0;
+	f = open_in(dir, "authz.yaml", path, sizeof(path));
+	if (!f)
+		return 1;
+	fprintf(f,
+		"apiVersion: security.istio.io/v1\n"
+		"kind: AuthorizationPolicy\n"
+		"metadata: {name: backend-allow, namespace: bench}\n"
+		"spec:\n"
+		"  selector: {matchLabels: {app: bench-backend}}\n"
+		"  action: ALLOW\n"
+		"  rules:\n");
+	/* rule r (1-based) names peer r, or peer r-1 after the client's rule */
+	for (r = 1, i = 1; r <= rules; r++) {
+		if (r == client_rule) {
+			snprintf(name, sizeof(name), "client");
+		} else {
+			peer_name(i++, name, sizeof(name));
+		}
+		fprintf(f, "  - from: [{source: {principals: [\"cluster.local/ns/bench/sa/%s\"]}}]\n",
+			name);
+	}
+	return close_checked(f, path);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -263,12 +402,15 @@ int main(int argc, char **argv)
 		{ "per-file", required_argument, NULL, 'p' },
 		{ "target", required_argument, NULL, 't' },
 		{ "index", required_argument, NULL, 'i' },
+		{ "no-policy", no_argument, NULL, 'P' },
+		{ "node", required_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
 	long count = -1, per_file = 1000, target = 0, index = 0;
 	int endpoints = 2;
-	const char *out = NULL, *mode;
+	const char *out = NULL, *mode, *node = "bench";
+	bool with_policy = true;
 	char vip[32];
 	int c;
 
@@ -278,7 +420,7 @@ int main(int argc, char **argv)
 	}
 	mode = argv[1];
 	optind = 2;
-	while ((c = getopt_long(argc, argv, "n:e:o:p:t:i:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:e:o:p:t:i:PN:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			count = atol(optarg);
@@ -297,6 +439,12 @@ int main(int argc, char **argv)
 			break;
 		case 'i':
 			index = atol(optarg);
+			break;
+		case 'P':
+			with_policy = false;
+			break;
+		case 'N':
+			node = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -318,6 +466,14 @@ int main(int argc, char **argv)
 		vip_of(index, vip, sizeof(vip));
 		printf("%s\n", vip);
 		return 0;
+	}
+	if (!strcmp(mode, "policy")) {
+		if (count < 1 || count > MAX_RULES || !out) {
+			fprintf(stderr, "gen_services: policy needs --count 1..%d and --out DIR\n",
+				MAX_RULES);
+			return 2;
+		}
+		return gen_policy(count, endpoints, out, with_policy, node);
 	}
 	if (count < 1 || count > MAX_COUNT) {
 		fprintf(stderr, "gen_services: --count must be 1..%d\n", MAX_COUNT);
