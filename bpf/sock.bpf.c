@@ -374,12 +374,18 @@ int tr_getpeername6(struct bpf_sock_addr *ctx)
 	return SYS_PROCEED;
 }
 
-/* The socket is gone: so is its state. */
+/*
+ * The application released the socket. This runs before TCP closes it, so
+ * an entry that sockops counted as opened stays until sockops sees
+ * TCP_CLOSE, counts the close and removes it; every other entry goes now.
+ */
 SEC("cgroup/sock_release")
 int tr_sock_release(struct bpf_sock *ctx)
 {
 	__u64 cookie = bpf_get_socket_cookie(ctx);
+	const struct tr_sk *m = bpf_map_lookup_elem(&tr_sk, &cookie);
 
-	bpf_map_delete_elem(&tr_sk, &cookie);
+	if (m && !(m->flags & TR_SK_F_COUNTED))
+		bpf_map_delete_elem(&tr_sk, &cookie);
 	return 1;
 }

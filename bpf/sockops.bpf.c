@@ -24,7 +24,13 @@ const volatile bool l4_metrics = true;
 
 #define AF_INET 2
 #define AF_INET6 10
+/* TCP states (include/net/tcp_states.h) */
+#define TCP_FIN_WAIT1 4
+#define TCP_FIN_WAIT2 5
 #define TCP_CLOSE 7
+#define TCP_CLOSE_WAIT 8
+#define TCP_LAST_ACK 9
+#define TCP_CLOSING 11
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -133,26 +139,65 @@ static __always_inline void on_established(struct bpf_sock_ops *ctx, bool active
 	bpf_sock_ops_cb_flags_set(ctx, ctx->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
 }
 
+/* Which FINs a state change shows: ours acknowledged, the peer's arrived. */
+static __always_inline __u8 fins_of(__u32 old, __u32 new)
+{
+	if (new == TCP_CLOSE_WAIT)
+		return TR_SK_FIN_RECEIVED;
+	if (old == TCP_FIN_WAIT1 && new == TCP_FIN_WAIT2)
+		return TR_SK_FIN_SENT_ACKED;
+	if (old == TCP_FIN_WAIT1 && new == TCP_CLOSING)
+		return TR_SK_FIN_RECEIVED;
+	if (new != TCP_CLOSE)
+		return 0;
+	/* entering TIME_WAIT ends the full socket with TCP_CLOSE: from
+	 * FIN_WAIT2 the peer's FIN arrived, from FIN_WAIT1 both at once,
+	 * from CLOSING or LAST_ACK ours was acknowledged */
+	if (old == TCP_FIN_WAIT2)
+		return TR_SK_FIN_RECEIVED;
+	if (old == TCP_FIN_WAIT1)
+		return TR_SK_FIN_RECEIVED | TR_SK_FIN_SENT_ACKED;
+	if (old == TCP_CLOSING || old == TCP_LAST_ACK)
+		return TR_SK_FIN_SENT_ACKED;
+	return 0;
+}
+
 static __always_inline void on_state(struct bpf_sock_ops *ctx)
 {
-	__u64 cookie;
+	__u32 old = ctx->args[0], new = ctx->args[1];
+	__u64 cookie = bpf_get_socket_cookie(ctx);
 	struct tr_sk *m;
 	__u64 out, in;
 
-	if (ctx->args[1] != TCP_CLOSE)
-		return;
-	cookie = bpf_get_socket_cookie(ctx);
 	m = bpf_map_lookup_elem(&tr_sk, &cookie);
 	if (!m || !(m->flags & TR_SK_F_COUNTED))
 		return;
+	m->fins |= fins_of(old, new);
+	if (new != TCP_CLOSE)
+		return;
 	m->flags &= ~TR_SK_F_COUNTED; /* counted: never twice */
-	out = ctx->bytes_acked;   /* this end sent, and the peer acknowledged */
-	in = ctx->bytes_received; /* this end received */
+	/*
+	 * Payload bytes: bytes_acked counts the sequence space the peer
+	 * acknowledged (the client's SYN, which the kernel counts on the
+	 * connecting side only, and our FIN), bytes_received what arrived
+	 * (with the peer's FIN).
+	 */
+	out = ctx->bytes_acked;
+	in = ctx->bytes_received;
+	if (m->key.reporter == TR_REPORTER_SOURCE && out)
+		out--; /* our SYN */
+	if ((m->fins & TR_SK_FIN_SENT_ACKED) && out)
+		out--;
+	if ((m->fins & TR_SK_FIN_RECEIVED) && in)
+		in--;
 	if (m->key.reporter == TR_REPORTER_SOURCE)
 		count(&m->key, 0, 1, in, out); /* response in, request out */
 	else
 		count(&m->key, 0, 1, out, in);
 	stat_inc(TR_STAT_L4_CLOSED);
+	/* the application may have released it already (sock_release kept
+	 * the entry for this moment): the socket's state ends here */
+	bpf_map_delete_elem(&tr_sk, &cookie);
 }
 
 SEC("sockops")

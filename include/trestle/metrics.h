@@ -46,10 +46,17 @@ struct tr_l4_val {
 #define TR_SK_F_LB 0x1      /* the load-balancing fields are set (a VIP connect) */
 #define TR_SK_F_COUNTED 0x2 /* counted as opened; its close is counted once */
 
+/* tr_sk.fins: the kernel's byte counters count sequence space, where a FIN
+ * takes one number; these say which to take off to get payload bytes. */
+#define TR_SK_FIN_SENT_ACKED 0x1 /* our FIN was acknowledged */
+#define TR_SK_FIN_RECEIVED 0x2   /* the peer's FIN arrived */
+
 /*
- * Per-socket state, keyed by socket cookie in the preallocated hash tr_sk,
- * removed by the sock_release hook: cheaper per connect than socket
- * storage (no allocation) and, unlike an LRU, never evicts a live socket.
+ * Per-socket state, keyed by socket cookie in the preallocated hash tr_sk:
+ * cheaper per connect than socket storage (no allocation) and, unlike an
+ * LRU, never evicts a live socket. Removed when the application releases
+ * the socket, or, for a connection counted by sockops (which must still
+ * see it reach TCP_CLOSE, after the release), at TCP_CLOSE.
  */
 struct tr_sk {
 	/* load balancing: what a connected socket asked for */
@@ -59,7 +66,8 @@ struct tr_sk {
 	__be16 vport;      /* service port */
 	__u8 family;       /* TR_AF_* of both */
 	__u8 flags;        /* TR_SK_F_* */
-	__u16 pad;
+	__u8 fins;         /* TR_SK_FIN_*: sequence numbers that carried no data */
+	__u8 pad;
 	__u32 svc_id;
 	/* metrics: who talked to whom, for the close */
 	struct tr_l4_key key;
