@@ -31,8 +31,9 @@ struct cmd {
 
 /*
  * Run the command argv[0] names from cmds (exact match only). With no
- * argument, run cmds[0]. An unknown keyword is an error naming it and the
- * valid ones. 'object' is used in messages ("service").
+ * argument, or when argv[0] is an option ("trestle flows --follow"), run
+ * cmds[0] with all the arguments. An unknown keyword is an error naming it
+ * and the valid ones. 'object' is used in messages ("service").
  */
 int cmd_select(const struct cmd *cmds, int argc, char **argv,
 	       const char *object);

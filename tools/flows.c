@@ -520,8 +520,14 @@ static int follow(struct reader *r, struct flows_run *run)
 			continue;
 		}
 		if (r->fd < 0 || st.st_dev != r->dev || st.st_ino != r->ino) {
-			/* rotated, or created: the old file was read to its
-			 * end above; an unterminated last line is dropped */
+			/* rotated, or created: read what was appended to the
+			 * old file between the drain above and the rename,
+			 * then move on (an unterminated last line is dropped) */
+			if (r->fd >= 0) {
+				err = reader_drain(r, run);
+				if (err)
+					return err;
+			}
 			reader_close(r);
 			err = reader_open(r, run->path);
 			if (err == -ENOENT)
@@ -663,8 +669,5 @@ static const struct cmd cmds[] = {
 
 int do_flows(int argc, char **argv)
 {
-	/* Options right after "flows" mean the default command. */
-	if (argc > 0 && argv[0][0] == '-')
-		return do_flows_show(argc, argv);
 	return cmd_select(cmds, argc, argv, "flows");
 }

@@ -33,6 +33,9 @@ static char bpffs_buf[4096];
 /* Objects without a declaration in cli.h yet (policy.c, flows.c). */
 int do_policy(int argc, char **argv);
 int do_flows(int argc, char **argv);
+int do_audit(int argc, char **argv);
+int do_graph(int argc, char **argv);
+int do_top(int argc, char **argv);
 
 static const char perm_hint[] =
 	" (run as root: reading pinned maps needs CAP_BPF or CAP_SYS_ADMIN)";
@@ -76,7 +79,7 @@ int cmd_select(const struct cmd *cmds, int argc, char **argv,
 	size_t n = 0;
 	int i;
 
-	if (argc < 1)
+	if (argc < 1 || (argv[0][0] == '-' && cmds[0].name))
 		return cmds[0].func(argc, argv);
 	for (i = 0; cmds[i].name; i++)
 		if (!strcmp(argv[0], cmds[i].name))
@@ -417,7 +420,8 @@ static void usage(FILE *f)
 		"Usage: %s [OPTIONS] OBJECT { COMMAND | help }\n"
 		"       %s version\n"
 		"\n"
-		"OBJECT := { service | backend | map | status | stats | policy | flows }\n"
+		"OBJECT := { service | backend | map | status | stats | policy | flows | audit |\n"
+		"           graph | top }\n"
 		"\n"
 		"  service list                 services with their VIPs and backend counts\n"
 		"  service show VIP[:PORT]      one VIP's services and their backends\n"
@@ -430,6 +434,12 @@ static void usage(FILE *f)
 		"  policy show NS/NAME          one policy and the workloads it selects\n"
 		"  policy check FROM TO PORT    the verdict the dataplane gives, explained\n"
 		"  flows [--follow] [FILTERS]   the flow log: denied and audited flows\n"
+		"  audit [--follow] [--result accepted|refused] [-n N]\n"
+		"                               configuration changes, accepted and refused\n"
+		"  graph [--format text|json|dot] [--reporter R] [--include-denies]\n"
+		"                               the observed service graph: who talks to whom\n"
+		"  top [--interval MS] [--iterations N]\n"
+		"                               live per-service connection and byte rates\n"
 		"\n"
 		"OPTIONS := { -j|--json | -p|--pretty | --bpffs DIR | -h|--help | -V|--version }\n"
 		"  -j, --json      JSON output\n"
@@ -461,6 +471,9 @@ static const struct cmd top_cmds[] = {
 	{ "stats", do_stats },
 	{ "policy", do_policy },
 	{ "flows", do_flows },
+	{ "audit", do_audit },
+	{ "graph", do_graph },
+	{ "top", do_top },
 	{ "version", do_version },
 	{ NULL, NULL },
 };
@@ -623,7 +636,7 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return 1;
 		}
-		p_err("missing OBJECT (one of: service, backend, map, status, stats, policy, flows, version, help)");
+		p_err("missing OBJECT (one of: service, backend, map, status, stats, policy, flows, audit, graph, top, version, help)");
 		ret = -1;
 	} else {
 		ret = cmd_select(top_cmds, argc, argv, NULL);

@@ -405,6 +405,7 @@ static void load_doc(struct loader *ld, const char *file, const struct ynode *ro
 	o.ns = m.ns;
 	check_dup_keys(&o, root);
 	k->load(&o, root, &m);
+	digest_object(&o, root);
 	meta_free(&m);
 }
 

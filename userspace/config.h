@@ -221,6 +221,38 @@ struct tr_authz_policy {
 	struct tr_src src;
 };
 
+/*
+ * What an object said, for the audit log's diff (audit.h): its identity and
+ * every field as a flattened (path, value) pair taken from the YAML tree,
+ * e.g. ("spec.ports[0].targetPort", "8080"). Strings only; fields sorted
+ * with tr_digest_path_cmp(). Bookkeeping metadata (uid, resourceVersion,
+ * managedFields, ...) is left out.
+ */
+struct tr_field_digest {
+	char *path;  /* "spec.selector[\"app.kubernetes.io/name\"]" for odd keys */
+	char *value; /* the scalar as written; "null", "[]", "{}" for empty;
+		      * a quoted string that would read as another type keeps
+		      * its quotes ("\"8080\"") */
+};
+
+struct tr_object_digest {
+	const char *kind; /* "Service", ...: static */
+	char *ns;         /* NULL for cluster-scoped kinds */
+	char *name;
+	struct tr_src src; /* the document's first line */
+	struct tr_field_digest *fields;
+	size_t n_fields;
+	size_t n_fields_dropped; /* beyond TR_DIGEST_MAX_FIELDS */
+};
+
+/* Per object, fields beyond this are counted, not kept. */
+#define TR_DIGEST_MAX_FIELDS 4096
+/* Longer values are cut (and end in "..."). */
+#define TR_DIGEST_MAX_VALUE 512
+
+/* Field path order: like strcmp, but numbers inside [] compare as numbers. */
+int tr_digest_path_cmp(const char *a, const char *b);
+
 struct tr_config {
 	char **files; /* every file read, owned here; tr_src.file points in */
 	size_t n_files;
@@ -239,6 +271,8 @@ struct tr_config {
 	struct tr_authz_policy *authz_policies;
 	size_t n_authz_policies;
 	struct tr_mesh mesh; /* defaults filled in when no Mesh object exists */
+	struct tr_object_digest *digests; /* every object, in document order */
+	size_t n_digests;
 };
 
 enum tr_diag_level { TR_DIAG_ERROR, TR_DIAG_WARNING };

@@ -9,6 +9,7 @@
  *   config_security.c AuthorizationPolicy
  *   config_validate.c checks across the whole set (duplicates, VIP clashes)
  *   config_model.c    the public helpers: IPs, labels, freeing, formatting
+ *   config_digest.c   per-object field digests for the audit log
  */
 #ifndef TRESTLE_CONFIG_INT_H
 #define TRESTLE_CONFIG_INT_H
@@ -147,6 +148,11 @@ void load_authz_policy(struct obj *o, const struct ynode *root, struct meta *m);
 
 /* --- whole set (config_validate.c) --- */
 void validate_set(struct loader *ld);
+
+/* --- digests (config_digest.c) --- */
+/* Record the object o (kind and name known) as written in root. */
+void digest_object(struct obj *o, const struct ynode *root);
+void digests_free(struct tr_config *cfg);
 
 /* --- model (config_model.c) --- */
 void labels_free(struct tr_labels *l);

@@ -239,6 +239,7 @@ void config_free(struct tr_config *cfg)
 	free(cfg->authz_policies);
 	free(cfg->mesh.trust_domain);
 	free(cfg->mesh.root_namespace);
+	digests_free(cfg);
 	/* Last: every tr_src above points into these. */
 	for (i = 0; i < cfg->n_files; i++)
 		free(cfg->files[i]);

@@ -18,18 +18,24 @@ static int on_event(void *ctx, void *data, size_t size)
 {
 	struct flowlog *f = ctx;
 	char line[2048];
+	int n, err;
 
 	if (size < sizeof(struct tr_flow_event))
 		return 0;
-	if (flowlog_format(f, data, line, sizeof(line)) > 0 && f->out) {
-		fputs(line, f->out);
+	n = flowlog_format(f, data, line, sizeof(line));
+	if (n <= 0 || !f->log_open)
+		return 0;
+	err = rotlog_write(&f->log, line, (size_t)n);
+	if (err && !f->write_failed)
+		log_error("cannot write the flow log %s: %s", f->log.path, strerror(-err));
+	f->write_failed = err != 0;
+	if (!err)
 		f->written++;
-	}
 	return 0;
 }
 
 int flowlog_open(struct flowlog *f, int rb_fd, int wl_info_fd, const char *path,
-		 const struct polmaps_state *names)
+		 const struct rotlog_limits *lim, const struct polmaps_state *names)
 {
 	struct timespec boot, real;
 	int err;
@@ -41,16 +47,12 @@ int flowlog_open(struct flowlog *f, int rb_fd, int wl_info_fd, const char *path,
 	clock_gettime(CLOCK_REALTIME, &real);
 	f->boot_to_real_ns = ((int64_t)real.tv_sec - boot.tv_sec) * 1000000000LL +
 			     (real.tv_nsec - boot.tv_nsec);
-	f->path = strdup(path);
-	if (!f->path)
-		return -ENOMEM;
-	f->out = fopen(path, "ae");
-	if (!f->out) {
-		err = -errno;
+	err = rotlog_open(&f->log, path, lim);
+	if (err) {
 		log_error("cannot open the flow log %s: %s", path, strerror(-err));
 		return err;
 	}
-	setvbuf(f->out, NULL, _IOLBF, 0);
+	f->log_open = true;
 	f->rb = ring_buffer__new(rb_fd, on_event, f, NULL);
 	if (!f->rb) {
 		err = -errno;
@@ -68,6 +70,29 @@ int flowlog_fd(const struct flowlog *f)
 int flowlog_consume(struct flowlog *f)
 {
 	return f->rb ? ring_buffer__consume(f->rb) : 0;
+}
+
+/* The local workload whose host-side device is ifindex (rare: spoofing). */
+static void workload_by_ifindex(const struct flowlog *f, uint32_t ifindex,
+				uint32_t *workload, uint32_t *identity)
+{
+	uint32_t key, next;
+	int err;
+
+	if (f->wl_info_fd < 0)
+		return;
+	err = bpf_map_get_next_key(f->wl_info_fd, NULL, &next);
+	while (!err) {
+		struct tr_wl_info wi;
+
+		key = next;
+		if (!bpf_map_lookup_elem(f->wl_info_fd, &key, &wi) && wi.ifindex == ifindex) {
+			*workload = key;
+			*identity = wi.identity;
+			return;
+		}
+		err = bpf_map_get_next_key(f->wl_info_fd, &key, &next);
+	}
 }
 
 static const char *hook_name(int hook)
@@ -164,8 +189,16 @@ int flowlog_format(const struct flowlog *f, const struct tr_flow_event *e,
 	if (off < len)
 		off += (size_t)snprintf(buf + off, len - off, ",\"hook\":\"%s\",\"proto\":\"%s\",",
 					hook_name(e->hook), abi_proto_str(e->proto));
-	off = put_end(buf, len, off, "src", e->saddr, e->family, ntohs(e->sport),
-		      e->src_workload, e->src_identity, f);
+	{
+		uint32_t src_wl = e->src_workload, src_id = e->src_identity;
+
+		/* a packet dropped leaving a workload names no sender: it is
+		 * the workload behind the device it was seen on */
+		if (!src_wl && e->hook == TR_HOOK_TC_FROM_WORKLOAD && e->ifindex)
+			workload_by_ifindex(f, e->ifindex, &src_wl, &src_id);
+		off = put_end(buf, len, off, "src", e->saddr, e->family, ntohs(e->sport),
+			      src_wl, src_id, f);
+	}
 	if (off < len)
 		off += (size_t)snprintf(buf + off, len - off, ",");
 	off = put_end(buf, len, off, "dst", e->daddr, e->family, ntohs(e->dport),
@@ -203,8 +236,7 @@ void flowlog_close(struct flowlog *f)
 {
 	if (f->rb)
 		ring_buffer__free(f->rb);
-	if (f->out)
-		fclose(f->out);
-	free(f->path);
+	if (f->log_open)
+		rotlog_close(&f->log);
 	memset(f, 0, sizeof(*f));
 }

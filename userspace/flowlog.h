@@ -11,6 +11,8 @@
  *  "audit_policy":null,"audit_rule":null}
  *
  * "audit":true is added when an AUDIT policy matched.
+ *
+ * The file is rotated by size (rotlog.h): flows.jsonl.1.gz ... .N.gz.
  */
 #ifndef TRESTLE_FLOWLOG_H
 #define TRESTLE_FLOWLOG_H
@@ -19,13 +21,15 @@
 #include <stdio.h>
 
 #include "polmaps.h"
+#include "rotlog.h"
 
 struct ring_buffer;
 
 struct flowlog {
 	struct ring_buffer *rb;
-	FILE *out;
-	char *path;
+	struct rotlog log;
+	bool log_open;
+	bool write_failed; /* reported once, until a write succeeds */
 	int wl_info_fd;
 	const struct polmaps_state *names;
 	int64_t boot_to_real_ns; /* add to a boot-time stamp for wall time */
@@ -33,7 +37,7 @@ struct flowlog {
 };
 
 int flowlog_open(struct flowlog *f, int rb_fd, int wl_info_fd, const char *path,
-		 const struct polmaps_state *names);
+		 const struct rotlog_limits *lim, const struct polmaps_state *names);
 int flowlog_fd(const struct flowlog *f);
 /* Write every pending event; returns how many. */
 int flowlog_consume(struct flowlog *f);

@@ -27,12 +27,14 @@
 #include <trestle/maps.h>
 
 #include "agent_stats.h"
+#include "audit.h"
 #include "compile.h"
 #include "config.h"
 #include "flowlog.h"
 #include "loader.h"
 #include "log.h"
 #include "maps.h"
+#include "metrics.h"
 #include "netdev.h"
 #include "policy.h"
 #include "polmaps.h"
@@ -51,7 +53,10 @@ struct options {
 	const char *run_dir;
 	char node[256];
 	bool flow_log_allow;
+	struct rotlog_limits flow_log;  /* --flow-log-max-bytes, --flow-log-keep */
+	struct rotlog_limits audit_log; /* --audit-log-max-bytes, --audit-log-keep */
 	bool no_l4_metrics;
+	const char *metrics_addr; /* --metrics-addr, "none" = no HTTP endpoint */
 	enum log_format log_format;
 	bool verbose;
 	bool cleanup;
@@ -65,6 +70,9 @@ struct agent {
 	struct tr_watch watch;
 	struct netdev netdev;
 	struct flowlog flows;
+	struct audit audit;
+	struct tr_config running; /* the last accepted configuration */
+	bool have_running;
 	int sig_fd, timer_fd, epoll_fd;
 };
 
@@ -82,9 +90,14 @@ static void usage(FILE *f)
 		"  -b, --bpffs DIR        pin directory on a bpf filesystem (default " TR_DEFAULT_BPFFS ")\n"
 		"  -g, --cgroup DIR       cgroup v2 directory to attach to (default: the cgroup v2 root)\n"
 		"  -n, --node NAME        this node's name (default: the host name)\n"
-		"  -r, --run-dir DIR      runtime directory: flow log (default " DEFAULT_RUN_DIR ")\n"
+		"  -r, --run-dir DIR      runtime directory: flow log, audit log (default " DEFAULT_RUN_DIR ")\n"
 		"      --flow-log-allow   also log allowed connections (denies and audits always are)\n"
+		"      --flow-log-max-bytes SIZE  rotate flows.jsonl at SIZE (K, M, G suffixes; default 16M; 0: never)\n"
+		"      --flow-log-keep N  rotated flow logs kept, gzipped (default 5)\n"
+		"      --audit-log-max-bytes SIZE  rotate audit.jsonl at SIZE (default 16M; 0: never)\n"
+		"      --audit-log-keep N rotated audit logs kept, gzipped (default 5)\n"
 		"      --no-l4-metrics    do not count connections and bytes in the kernel\n"
+		"      --metrics-addr A:P serve /metrics, /healthz, /readyz on A:P ([V6]:P; default " METRICS_DEFAULT_ADDR "; none: off)\n"
 		"      --log-format FMT   text or json (default text)\n"
 		"  -v, --verbose          debug logging, including libbpf's\n"
 		"      --cleanup          detach and remove everything pinned under --bpffs, then exit\n"
@@ -105,9 +118,52 @@ static const char *default_cgroup(void)
 	return "/sys/fs/cgroup";
 }
 
+/* "1048576", "512K", "16M", "1G" (powers of 1024). */
+static int parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	unsigned int shift = 0;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	if (*end == 'K' || *end == 'k')
+		shift = 10;
+	else if (*end == 'M' || *end == 'm')
+		shift = 20;
+	else if (*end == 'G' || *end == 'g')
+		shift = 30;
+	if (shift)
+		end++;
+	if (*end || v > (~0ULL >> shift))
+		return -EINVAL;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+static int parse_keep(const char *s, unsigned int *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > ROTLOG_MAX_KEEP)
+		return -EINVAL;
+	*out = (unsigned int)v;
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	enum { OPT_LOG_FORMAT = 256, OPT_CLEANUP, OPT_FLOW_ALLOW, OPT_NO_L4 };
+	enum { OPT_LOG_FORMAT = 256, OPT_CLEANUP, OPT_FLOW_ALLOW, OPT_NO_L4,
+	       OPT_FLOW_MAX, OPT_FLOW_KEEP, OPT_AUDIT_MAX, OPT_AUDIT_KEEP, OPT_METRICS_ADDR };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "bpffs", required_argument, NULL, 'b' },
@@ -115,7 +171,12 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "node", required_argument, NULL, 'n' },
 		{ "run-dir", required_argument, NULL, 'r' },
 		{ "flow-log-allow", no_argument, NULL, OPT_FLOW_ALLOW },
+		{ "flow-log-max-bytes", required_argument, NULL, OPT_FLOW_MAX },
+		{ "flow-log-keep", required_argument, NULL, OPT_FLOW_KEEP },
+		{ "audit-log-max-bytes", required_argument, NULL, OPT_AUDIT_MAX },
+		{ "audit-log-keep", required_argument, NULL, OPT_AUDIT_KEEP },
 		{ "no-l4-metrics", no_argument, NULL, OPT_NO_L4 },
+		{ "metrics-addr", required_argument, NULL, OPT_METRICS_ADDR },
 		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "cleanup", no_argument, NULL, OPT_CLEANUP },
@@ -130,6 +191,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 	o->run_dir = DEFAULT_RUN_DIR;
 	o->cgroup = NULL;
 	o->log_format = LOG_FORMAT_TEXT;
+	o->metrics_addr = METRICS_DEFAULT_ADDR;
+	o->flow_log = o->audit_log = (struct rotlog_limits){ ROTLOG_DEFAULT_MAX_BYTES,
+							     ROTLOG_DEFAULT_KEEP };
 	if (gethostname(o->node, sizeof(o->node)))
 		snprintf(o->node, sizeof(o->node), "localhost");
 
@@ -155,6 +219,36 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case OPT_NO_L4:
 			o->no_l4_metrics = true;
+			break;
+		case OPT_METRICS_ADDR: {
+			struct sockaddr_storage ss;
+			socklen_t len;
+
+			if (metrics_parse_addr(optarg, &ss, &len) < 0) {
+				fprintf(stderr, "trestled: --metrics-addr takes A.B.C.D:PORT, [V6]:PORT or none, not '%s'\n",
+					optarg);
+				return -EINVAL;
+			}
+			o->metrics_addr = optarg;
+			break;
+		}
+		case OPT_FLOW_MAX:
+		case OPT_AUDIT_MAX:
+			if (parse_size(optarg, c == OPT_FLOW_MAX ? &o->flow_log.max_bytes :
+						      &o->audit_log.max_bytes)) {
+				fprintf(stderr, "trestled: --%s-log-max-bytes takes a size like 1048576, 512K or 16M, not '%s'\n",
+					c == OPT_FLOW_MAX ? "flow" : "audit", optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_FLOW_KEEP:
+		case OPT_AUDIT_KEEP:
+			if (parse_keep(optarg, c == OPT_FLOW_KEEP ? &o->flow_log.keep :
+						       &o->audit_log.keep)) {
+				fprintf(stderr, "trestled: --%s-log-keep takes 0 .. %d, not '%s'\n",
+					c == OPT_FLOW_KEEP ? "flow" : "audit", ROTLOG_MAX_KEEP, optarg);
+				return -EINVAL;
+			}
 			break;
 		case OPT_LOG_FORMAT:
 			if (!strcmp(optarg, "text"))
@@ -306,6 +400,23 @@ out:
 	return err;
 }
 
+/* The audit record of one reload attempt (nothing for an accepted one that
+ * changes no object). cfg: the new configuration, NULL if it did not load. */
+static void audit_reload(struct agent *a, const struct tr_config *cfg,
+			 unsigned long long gen, bool accepted, const char *reason,
+			 const struct tr_diags *diags, const char *why)
+{
+	struct audit_event ev = {
+		.generation = gen,
+		.accepted = accepted,
+		.reason = reason,
+		.trigger = why,
+		.diags = diags,
+	};
+
+	audit_record(&a->audit, a->have_running ? &a->running : NULL, cfg, &ev);
+}
+
 /* Read, validate, compile and apply the configuration. Never fatal. */
 static void reload(struct agent *a, const char *why)
 {
@@ -316,12 +427,14 @@ static void reload(struct agent *a, const char *why)
 	struct tr_compiled comp = {};
 	struct apply_result res;
 	struct timespec t0, t1;
+	bool loaded, accepted = false;
 	char msg[512];
 	int err;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	log_debug("reloading %s (%s)", a->opt.config_dir, why);
 	err = config_load_dir(a->opt.config_dir, &cfg, &diags);
+	loaded = !err;
 	if (!err)
 		err = compile_config(&cfg, &comp, &diags);
 	if (!err)
@@ -334,6 +447,7 @@ static void reload(struct agent *a, const char *why)
 			 diags.n_errors == 1 ? "" : "s", a->opt.config_dir);
 		agent_stats_set_last_error(msg);
 		agent_stats_reload(RELOAD_REFUSED);
+		audit_reload(a, loaded ? &cfg : NULL, gen, false, msg, &diags, why);
 		goto out;
 	}
 	/* authorization first: a new workload is never reachable unchecked */
@@ -343,6 +457,9 @@ static void reload(struct agent *a, const char *why)
 			 gen, comp.n_services, comp.n_backends);
 		atomic_store(&agent_stats.config_loaded, true);
 		agent_stats_reload(RELOAD_UNCHANGED);
+		/* recorded when an object changed (authorization, say) */
+		audit_reload(a, &cfg, gen, true, NULL, &diags, why);
+		accepted = true;
 		goto out;
 	}
 	err = maps_apply(&a->loader.fds, &a->state, &comp, &res, msg, sizeof(msg));
@@ -351,12 +468,15 @@ static void reload(struct agent *a, const char *why)
 		agent_stats_set_last_error(msg);
 		atomic_fetch_add(&agent_stats.map_write_failures, 1);
 		agent_stats_reload(RELOAD_REFUSED);
+		audit_reload(a, &cfg, gen, false, msg, &diags, why);
 		goto out;
 	}
 	atomic_store(&agent_stats.generation, a->state.meta.generation);
 	atomic_store(&agent_stats.config_loaded, true);
 	agent_stats_set_last_error(NULL);
 	agent_stats_reload(RELOAD_APPLIED);
+	audit_reload(a, &cfg, a->state.meta.generation, true, NULL, &diags, why);
+	accepted = true;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	log_info("configuration applied: generation %llu (%zu service ports, %zu backends; services +%zu -%zu ~%zu; %zu slots written) in %.1f ms",
 		 (unsigned long long)a->state.meta.generation, comp.n_services,
@@ -366,6 +486,13 @@ static void reload(struct agent *a, const char *why)
 out:
 	policy_compiled_free(&pcomp);
 	compiled_free(&comp);
+	if (accepted) {
+		/* the audit log's "before" for the next attempt */
+		config_free(&a->running);
+		a->running = cfg;
+		a->have_running = true;
+		memset(&cfg, 0, sizeof(cfg));
+	}
 	config_free(&cfg);
 	diags_free(&diags);
 }
@@ -512,9 +639,12 @@ static int start_runtime(struct agent *a)
 			 strerror(errno));
 	snprintf(path, sizeof(path), "%s/flows.jsonl", a->opt.run_dir);
 	err = flowlog_open(&a->flows, a->loader.flow_rb_fd, a->loader.pfds.wl_info, path,
-			   &a->pstate);
+			   &a->opt.flow_log, &a->pstate);
 	if (err)
 		return err;
+	/* not fatal: the agent works without its audit log (logged) */
+	snprintf(path, sizeof(path), "%s/audit.jsonl", a->opt.run_dir);
+	audit_open(&a->audit, path, &a->opt.audit_log);
 	err = netdev_open(&a->netdev);
 	if (err)
 		log_error("cannot open rtnetlink: %s", strerror(-err));
@@ -543,6 +673,8 @@ int main(int argc, char **argv)
 	}
 	log_info("trestled %s starting: node %s, config %s, pins %s, cgroup %s",
 		 TRESTLE_VERSION, a.opt.node, a.opt.config_dir, a.opt.bpffs, a.opt.cgroup);
+	/* not fatal: the data path matters more than its metrics (logged) */
+	metrics_start(a.opt.metrics_addr, a.opt.bpffs);
 	{
 		struct loader_opts lo = { .l4_metrics = !a.opt.no_l4_metrics };
 
@@ -575,9 +707,12 @@ int main(int argc, char **argv)
 	reload(&a, "start");
 	err = run(&a);
 out:
+	metrics_stop();
 	if (a.flows.rb)
 		flowlog_consume(&a.flows);
 	flowlog_close(&a.flows);
+	audit_close(&a.audit);
+	config_free(&a.running);
 	netdev_close(&a.netdev);
 	watch_stop(&a.watch);
 	polmaps_free(&a.pstate);
