@@ -130,8 +130,30 @@ static __always_inline void on_established(struct bpf_sock_ops *ctx, bool active
 	m->key.security = TR_SECURITY_NONE;
 	m->key.src_workload = active ? local : remote;
 	m->key.dst_workload = active ? remote : local;
-	if (active && (m->flags & TR_SK_F_LB))
+	if (active && (m->flags & TR_SK_F_LB)) {
 		m->key.svc_id = m->svc_id;
+	} else if (!active) {
+		/* the accepting side never saw the VIP: the service its own
+		 * address and port are a backend of */
+		struct tr_lb_rbe_key rk = {};
+		const __u32 *svc;
+
+		if (fam == AF_INET) {
+			rk.addr[0] = lip4;
+			rk.family = TR_AF_INET;
+		} else {
+			rk.addr[0] = lip6[0];
+			rk.addr[1] = lip6[1];
+			rk.addr[2] = lip6[2];
+			rk.addr[3] = lip6[3];
+			rk.family = TR_AF_INET6;
+		}
+		rk.port = bpf_htons((__u16)ctx->local_port);
+		rk.proto = TR_PROTO_TCP;
+		svc = bpf_map_lookup_elem(&tr_lb_rbe, &rk);
+		if (svc)
+			m->key.svc_id = *svc;
+	}
 	m->flags |= TR_SK_F_COUNTED;
 	count(&m->key, 1, 0, 0, 0);
 	stat_inc(TR_STAT_L4_OPENED);

@@ -6,6 +6,12 @@
 #include <string.h>
 #include <time.h>
 
+#include <trestle/maps.h>
+
+static const char *const map_names[] = { TR_PINNED_MAPS };
+_Static_assert(sizeof(map_names) / sizeof(map_names[0]) <= AGENT_STATS_MAPS,
+	       "AGENT_STATS_MAPS is smaller than TR_PINNED_MAPS");
+
 struct agent_stats agent_stats;
 
 static pthread_mutex_t last_error_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -19,6 +25,19 @@ void agent_stats_reload(enum reload_result r)
 	atomic_fetch_add(&agent_stats.reloads[r], 1);
 	atomic_store(&agent_stats.last_reload_ns,
 		     (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec);
+}
+
+void agent_stats_map_failure(const char *name)
+{
+	atomic_fetch_add(&agent_stats.map_write_failures, 1);
+	for (size_t i = 0; name && i < sizeof(map_names) / sizeof(map_names[0]); i++)
+		if (!strcmp(map_names[i], name))
+			atomic_fetch_add(&agent_stats.map_insert_failures[i], 1);
+}
+
+const char *agent_stats_map_name(size_t i)
+{
+	return i < sizeof(map_names) / sizeof(map_names[0]) ? map_names[i] : NULL;
 }
 
 const char *agent_stats_not_ready(char *buf, size_t len)

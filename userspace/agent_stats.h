@@ -20,6 +20,9 @@ enum reload_result {
 	RELOAD_RESULTS
 };
 
+/* Every pinned map, in TR_PINNED_MAPS order, for per-map counters. */
+#define AGENT_STATS_MAPS 32
+
 struct agent_stats {
 	_Atomic uint64_t reloads[RELOAD_RESULTS];
 	_Atomic uint64_t generation;     /* tr_meta.generation */
@@ -28,12 +31,17 @@ struct agent_stats {
 	_Atomic bool programs_attached;
 	_Atomic bool config_loaded;      /* at least one generation applied or adopted */
 	_Atomic uint64_t map_write_failures; /* map updates that failed (map pressure) */
+	_Atomic uint64_t map_insert_failures[AGENT_STATS_MAPS]; /* by map, see below */
 	_Atomic uint64_t start_ns;       /* CLOCK_REALTIME at start */
 };
 
 extern struct agent_stats agent_stats;
 
 void agent_stats_reload(enum reload_result r);
+/* A configuration apply refused because map 'name' was full (or failed). */
+void agent_stats_map_failure(const char *name);
+/* The name of per-map slot i, or NULL past the last map. */
+const char *agent_stats_map_name(size_t i);
 /* The reason /readyz gives while not ready, or NULL when ready. Copies
  * into buf (thread-safe). */
 const char *agent_stats_not_ready(char *buf, size_t len);

@@ -237,6 +237,7 @@ int loader_start(struct tr_loader *l, const char *bpffs, const char *cgroup,
 	l->fds.be = bpf_map__fd(l->skel->maps.tr_lb_be);
 	l->fds.bestat = bpf_map__fd(l->skel->maps.tr_lb_bestat);
 	l->fds.svcinfo = bpf_map__fd(l->skel->maps.tr_lb_svcinfo);
+	l->fds.rbe = bpf_map__fd(l->skel->maps.tr_lb_rbe);
 	l->pfds.cfg = bpf_map__fd(l->skel->maps.tr_pol_cfg);
 	l->pfds.ip4 = bpf_map__fd(l->skel->maps.tr_ip4_info);
 	l->pfds.ip6 = bpf_map__fd(l->skel->maps.tr_ip6_info);

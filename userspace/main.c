@@ -386,7 +386,7 @@ static int apply_policy(struct agent *a, const struct tr_config *cfg,
 	if (err) {
 		log_error("authorization refused: %s; policy epoch %u stays active", msg,
 			  a->pstate.epoch);
-		atomic_fetch_add(&agent_stats.map_write_failures, 1);
+		agent_stats_map_failure(res.failed_map);
 		goto out;
 	}
 	a->pstate.hash = hash;
@@ -466,7 +466,7 @@ static void reload(struct agent *a, const char *why)
 	if (err) {
 		log_error("configuration refused: %s; generation %llu stays active", msg, gen);
 		agent_stats_set_last_error(msg);
-		atomic_fetch_add(&agent_stats.map_write_failures, 1);
+		agent_stats_map_failure(res.failed_map);
 		agent_stats_reload(RELOAD_REFUSED);
 		audit_reload(a, &cfg, gen, false, msg, &diags, why);
 		goto out;

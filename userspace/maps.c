@@ -129,6 +129,66 @@ static uint32_t idset_alloc(struct idset *s)
 	return 0;
 }
 
+static int rbe_cmp(const void *a, const void *b)
+{
+	return memcmp(&((const struct rbe_entry *)a)->key,
+		      &((const struct rbe_entry *)b)->key, sizeof(struct tr_lb_rbe_key));
+}
+
+/*
+ * Bring tr_lb_rbe (backend -> service, for the accepting side's metrics)
+ * to the new state: write what is new or changed, delete what is gone.
+ * Only metrics depend on it, so a failure is logged, not fatal.
+ */
+static void rbe_sync(const struct tr_map_fds *fds, struct tr_applied *st,
+		     const struct tr_compiled *c, const uint32_t *svc_ids)
+{
+	struct rbe_entry *want = calloc(c->n_backends + 1, sizeof(*want));
+	size_t n = 0, keep = 0, i = 0, j = 0;
+
+	if (!want) {
+		log_warn("out of memory updating %s", TR_MAP_LB_RBE);
+		return;
+	}
+	for (size_t s = 0; s < c->n_services; s++)
+		for (size_t b = 0; b < c->services[s].n_backends; b++) {
+			const struct tr_cbackend *cb = &c->services[s].backends[b];
+			struct rbe_entry *e = &want[n++];
+
+			ip_to_abi(&cb->ip, e->key.addr, &e->key.family);
+			e->key.port = htons(cb->port);
+			e->key.proto = c->services[s].proto;
+			e->svc_id = svc_ids[s];
+		}
+	qsort(want, n, sizeof(*want), rbe_cmp);
+	/* one entry per backend; a backend of two services names neither */
+	for (size_t k = 0; k < n; k++) {
+		if (keep && !rbe_cmp(&want[keep - 1], &want[k])) {
+			if (want[keep - 1].svc_id != want[k].svc_id)
+				want[keep - 1].svc_id = 0;
+			continue;
+		}
+		want[keep++] = want[k];
+	}
+	n = keep;
+	while (i < n || j < st->n_rbe) {
+		int cmp = i == n ? 1 : j == st->n_rbe ? -1 : rbe_cmp(&want[i], &st->rbe[j]);
+
+		if (cmp <= 0 && (cmp < 0 || want[i].svc_id != st->rbe[j].svc_id) &&
+		    bpf_map_update_elem(fds->rbe, &want[i].key, &want[i].svc_id, BPF_ANY))
+			log_warn("cannot write map %s: %s", TR_MAP_LB_RBE, strerror(errno));
+		if (cmp > 0)
+			bpf_map_delete_elem(fds->rbe, &st->rbe[j].key);
+		if (cmp <= 0)
+			i++;
+		if (cmp >= 0)
+			j++;
+	}
+	free(st->rbe);
+	st->rbe = want;
+	st->n_rbe = n;
+}
+
 /* ---- adopt ----------------------------------------------------------- */
 
 static int adopt_services(int fd, int family, struct tr_applied *st)
@@ -291,6 +351,30 @@ int maps_adopt(const struct tr_map_fds *fds, struct tr_applied *st)
 	}
 	qsort(st->bes, st->n_bes, sizeof(*st->bes), be_cmp);
 
+	/* backend -> service entries */
+	{
+		struct tr_lb_rbe_key k, nk;
+		int e = bpf_map_get_next_key(fds->rbe, NULL, &nk);
+
+		while (!e) {
+			struct rbe_entry *items;
+			uint32_t svc;
+
+			k = nk;
+			if (!bpf_map_lookup_elem(fds->rbe, &k, &svc)) {
+				items = realloc(st->rbe, (st->n_rbe + 1) * sizeof(*items));
+				if (!items)
+					return -ENOMEM;
+				st->rbe = items;
+				st->rbe[st->n_rbe].key = k;
+				st->rbe[st->n_rbe].svc_id = svc;
+				st->n_rbe++;
+			}
+			e = bpf_map_get_next_key(fds->rbe, &k, &nk);
+		}
+		qsort(st->rbe, st->n_rbe, sizeof(*st->rbe), rbe_cmp);
+	}
+
 	return adopt_gc_tables(fds, st);
 }
 
@@ -381,6 +465,12 @@ static void zero_bestat(int fd, uint32_t id)
 	free(zeros);
 }
 
+#define FAIL_MAP(e, map, ...)                                  \
+	do {                                                   \
+		res->failed_map = (map);                          \
+		FAIL(e, __VA_ARGS__);                          \
+	} while (0)
+
 #define FAIL(e, ...)                                               \
 	do {                                                       \
 		err = (e);                                         \
@@ -454,8 +544,7 @@ int maps_apply(const struct tr_map_fds *fds, struct tr_applied *st,
 				hit->id = idset_alloc(&idset);
 				if (!hit->id) {
 					free(ord);
-					FAIL(-ENOSPC, "map %s is full: no free service id (capacity %ld)",
-					     TR_MAP_LB_SVCINFO, cap);
+					FAIL_MAP(-ENOSPC, TR_MAP_LB_SVCINFO, "map %s is full: no free service id (capacity %ld)", TR_MAP_LB_SVCINFO, cap);
 				}
 			}
 			hit->used = true;
@@ -510,14 +599,11 @@ int maps_apply(const struct tr_map_fds *fds, struct tr_applied *st,
 		}
 	}
 	if ((cap = map_capacity(fds->lb4_svc)) >= 0 && (long)(old_v4 + new_v4) > cap)
-		FAIL(-ENOSPC, "map %s would need %zu entries, capacity %ld (hint: fewer IPv4 service ports, or a build with a larger TR_MAX_SERVICES)",
-		     TR_MAP_LB4_SVC, old_v4 + new_v4, cap);
+		FAIL_MAP(-ENOSPC, TR_MAP_LB4_SVC, "map %s would need %zu entries, capacity %ld (hint: fewer IPv4 service ports, or a build with a larger TR_MAX_SERVICES)", TR_MAP_LB4_SVC, old_v4 + new_v4, cap);
 	if ((cap = map_capacity(fds->lb6_svc)) >= 0 && (long)(old_v6 + new_v6) > cap)
-		FAIL(-ENOSPC, "map %s would need %zu entries, capacity %ld (hint: fewer IPv6 service ports)",
-		     TR_MAP_LB6_SVC, old_v6 + new_v6, cap);
+		FAIL_MAP(-ENOSPC, TR_MAP_LB6_SVC, "map %s would need %zu entries, capacity %ld (hint: fewer IPv6 service ports)", TR_MAP_LB6_SVC, old_v6 + new_v6, cap);
 	if ((cap = map_capacity(fds->slot)) >= 0 && (long)(slots_old + slots_new) > cap)
-		FAIL(-ENOSPC, "map %s would need %zu entries while switching tables, capacity %ld (hint: fewer or less skewed weights, or apply large changes in steps)",
-		     TR_MAP_LB_SLOT, slots_old + slots_new, cap);
+		FAIL_MAP(-ENOSPC, TR_MAP_LB_SLOT, "map %s would need %zu entries while switching tables, capacity %ld (hint: fewer or less skewed weights, or apply large changes in steps)", TR_MAP_LB_SLOT, slots_old + slots_new, cap);
 
 	/* 3. backend ids */
 	bes = calloc(st->n_bes + c->n_backends + 1, sizeof(*bes));
@@ -560,8 +646,7 @@ int maps_apply(const struct tr_map_fds *fds, struct tr_applied *st,
 				hit->id = idset_alloc(&beset);
 				if (!hit->id) {
 					free(want);
-					FAIL(-ENOSPC, "map %s is full: %zu backends, capacity %ld",
-					     TR_MAP_LB_BE, n_bes, cap);
+					FAIL_MAP(-ENOSPC, TR_MAP_LB_BE, "map %s is full: %zu backends, capacity %ld", TR_MAP_LB_BE, n_bes, cap);
 				}
 				res->be_added++;
 			}
@@ -584,7 +669,7 @@ int maps_apply(const struct tr_map_fds *fds, struct tr_applied *st,
 		if (!ids[i].fresh)
 			continue;
 		if (bpf_map_update_elem(fds->svcinfo, &ids[i].id, &ids[i].info, BPF_ANY))
-			FAIL(-errno, "cannot write map %s: %s", TR_MAP_LB_SVCINFO, strerror(errno));
+			FAIL_MAP(-errno, TR_MAP_LB_SVCINFO, "cannot write map %s: %s", TR_MAP_LB_SVCINFO, strerror(errno));
 		u.new_ids[u.n_new_ids++] = ids[i].id;
 	}
 	for (size_t i = 0; i < c->n_services; i++) {
@@ -609,7 +694,7 @@ int maps_apply(const struct tr_map_fds *fds, struct tr_applied *st,
 			snprintf(v.zone, sizeof(v.zone), "%s", cb->zone);
 			snprintf(v.pod, sizeof(v.pod), "%s", cb->pod);
 			if (bpf_map_update_elem(fds->be, &ab->id, &v, BPF_ANY))
-				FAIL(-errno, "cannot write map %s: %s", TR_MAP_LB_BE, strerror(errno));
+				FAIL_MAP(-errno, TR_MAP_LB_BE, "cannot write map %s: %s", TR_MAP_LB_BE, strerror(errno));
 			if (ab->fresh) {
 				ab->fresh = false;
 				u.new_bes[u.n_new_bes++] = ab->id;
@@ -661,8 +746,7 @@ int maps_apply(const struct tr_map_fds *fds, struct tr_applied *st,
 			v.port = htons(cb->port);
 			v.backend_id = find_be(bes, n_bes, svc_ids[i], cb)->id;
 			if (bpf_map_update_elem(fds->slot, &key, &v, BPF_NOEXIST))
-				FAIL(-errno, "cannot write map %s (table %u slot %u): %s",
-				     TR_MAP_LB_SLOT, a->table, k, strerror(errno));
+				FAIL_MAP(-errno, TR_MAP_LB_SLOT, "cannot write map %s (table %u slot %u): %s", TR_MAP_LB_SLOT, a->table, k, strerror(errno));
 			u.tables[u.n_tables - 1].slot = k + 1;
 			res->slots_written++;
 		}
@@ -757,6 +841,8 @@ int maps_apply(const struct tr_map_fds *fds, struct tr_applied *st,
 		n_ids = keep;
 	}
 
+	rbe_sync(fds, st, c, svc_ids);
+
 	/* 9. meta: the new generation */
 	{
 		struct timespec now;
@@ -806,6 +892,7 @@ fail:
 
 void applied_free(struct tr_applied *st)
 {
+	free(st->rbe);
 	free(st->svcs);
 	free(st->ids);
 	free(st->bes);

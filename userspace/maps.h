@@ -21,7 +21,13 @@
 
 /* File descriptors of the maps the agent writes (owned by the loader). */
 struct tr_map_fds {
-	int meta, lb4_svc, lb6_svc, slot, be, bestat, svcinfo;
+	int meta, lb4_svc, lb6_svc, slot, be, bestat, svcinfo, rbe;
+};
+
+/* A tr_lb_rbe entry: backend -> its service (0 when several). */
+struct rbe_entry {
+	struct tr_lb_rbe_key key;
+	uint32_t svc_id;
 };
 
 /* What the maps hold for one service key, as the agent last wrote it. */
@@ -61,10 +67,13 @@ struct tr_applied {
 	size_t n_ids;
 	struct applied_be *bes;
 	size_t n_bes;
+	struct rbe_entry *rbe; /* sorted by key */
+	size_t n_rbe;
 	struct tr_meta meta;
 };
 
 struct apply_result {
+	const char *failed_map; /* on failure: the map that was full or refused */
 	size_t svc_added, svc_removed, svc_changed, svc_unchanged;
 	size_t be_added, be_removed;
 	size_t slots_written, slots_deleted;

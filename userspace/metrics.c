@@ -433,6 +433,29 @@ static void render_stats(struct rctx *r)
 		if (!percpu_u64(r, fd, events[i].idx, &v))
 			prom_sample_u64(&r->b, "trestle_datapath_events_total", &l, 1, v);
 	}
+	/* map pressure, by map: the agent's refused applies, and the data
+	 * path's own inserts that found a table full */
+	{
+		static const struct { const char *map; unsigned int idx; } kernel[] = {
+			{ TR_MAP_L4_STAT, TR_STAT_L4_STAT_FULL },
+			{ TR_MAP_SK, TR_STAT_SK_FULL },
+			{ TR_MAP_FLOW_RB, TR_STAT_FLOW_LOST },
+		};
+		const char *name;
+
+		prom_family(&r->b, "trestle_bpf_map_insert_failures_total", "counter",
+			    "Inserts a BPF map refused because it was full: configuration applies refused by the agent and data-path inserts, by map");
+		for (size_t i = 0; (name = agent_stats_map_name(i)); i++) {
+			struct prom_label l = { "map", name };
+			uint64_t v = atomic_load(&agent_stats.map_insert_failures[i]), k;
+
+			for (size_t j = 0; j < sizeof(kernel) / sizeof(kernel[0]); j++)
+				if (!strcmp(kernel[j].map, name) && fd >= 0 &&
+				    !percpu_u64(r, fd, kernel[j].idx, &k))
+					v += k;
+			prom_sample_u64(&r->b, "trestle_bpf_map_insert_failures_total", &l, 1, v);
+		}
+	}
 	if (fd >= 0)
 		close(fd);
 }

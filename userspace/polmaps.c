@@ -233,6 +233,12 @@ static void zero_percpu(int fd, uint32_t idx)
 	free(z);
 }
 
+#define FAIL_MAP(e, map, ...)                                  \
+	do {                                                   \
+		res->failed_map = (map);                          \
+		FAIL(e, __VA_ARGS__);                          \
+	} while (0)
+
 #define FAIL(e, ...)                                     \
 	do {                                             \
 		err = (e);                               \
@@ -289,16 +295,14 @@ int polmaps_apply(const struct tr_pol_fds *fds, struct polmaps_state *st,
 			need6++;
 	}
 	if ((cap = capacity(fds->ip4)) >= 0 && (long)(st->n4 + need4) > cap)
-		FAIL(-ENOSPC, "map %s would need %zu entries, capacity %ld (hint: fewer workloads or ipBlocks)",
-		     TR_MAP_IP4_INFO, st->n4 + need4, cap);
+		FAIL_MAP(-ENOSPC, TR_MAP_IP4_INFO, "map %s would need %zu entries, capacity %ld (hint: fewer workloads or ipBlocks)", TR_MAP_IP4_INFO, st->n4 + need4, cap);
 	if ((cap = capacity(fds->ip6)) >= 0 && (long)(st->n6 + need6) > cap)
-		FAIL(-ENOSPC, "map %s would need %zu entries, capacity %ld", TR_MAP_IP6_INFO,
+		FAIL_MAP(-ENOSPC, TR_MAP_IP6_INFO, "map %s would need %zu entries, capacity %ld", TR_MAP_IP6_INFO,
 		     st->n6 + need6, cap);
 	if ((cap = capacity(fds->pol)) >= 0 && (long)(st->npol + pc->n_entries) > cap)
-		FAIL(-ENOSPC, "map %s would need %zu entries, capacity %ld (hint: fewer distinct principals, ports or ipBlocks per policy)",
-		     TR_MAP_POL, st->npol + pc->n_entries, cap);
+		FAIL_MAP(-ENOSPC, TR_MAP_POL, "map %s would need %zu entries, capacity %ld (hint: fewer distinct principals, ports or ipBlocks per policy)", TR_MAP_POL, st->npol + pc->n_entries, cap);
 	if ((cap = capacity(fds->pol_dst)) >= 0 && (long)(st->ndst + pc->n_defaults) > cap)
-		FAIL(-ENOSPC, "map %s would need %zu entries, capacity %ld", TR_MAP_POL_DST,
+		FAIL_MAP(-ENOSPC, TR_MAP_POL_DST, "map %s would need %zu entries, capacity %ld", TR_MAP_POL_DST,
 		     st->ndst + pc->n_defaults, cap);
 
 	/* ids */
@@ -313,13 +317,13 @@ int polmaps_apply(const struct tr_pol_fds *fds, struct polmaps_state *st,
 
 		id_ids[i] = idtable_get(&st->identities, pc->identities[i], &fresh);
 		if (!id_ids[i])
-			FAIL(-ENOSPC, "map %s is full (%u identities)", TR_MAP_ID_INFO,
+			FAIL_MAP(-ENOSPC, TR_MAP_ID_INFO, "map %s is full (%u identities)", TR_MAP_ID_INFO,
 			     TR_MAX_IDENTITIES);
 		if (!fresh)
 			continue;
 		snprintf(info.spiffe, sizeof(info.spiffe), "%s", pc->identities[i]);
 		if (bpf_map_update_elem(fds->id_info, &id_ids[i], &info, BPF_ANY))
-			FAIL(-errno, "cannot write map %s: %s", TR_MAP_ID_INFO, strerror(errno));
+			FAIL_MAP(-errno, TR_MAP_ID_INFO, "cannot write map %s: %s", TR_MAP_ID_INFO, strerror(errno));
 	}
 	for (size_t i = 0; i < pc->n_policies; i++) {
 		const struct tr_authz_policy *ap = pc->policies[i].ap;
@@ -330,7 +334,7 @@ int polmaps_apply(const struct tr_pol_fds *fds, struct polmaps_state *st,
 		snprintf(name, sizeof(name), "%s/%s", ap->ns, ap->name);
 		pol_ids[i] = idtable_get(&st->policies, name, &fresh);
 		if (!pol_ids[i])
-			FAIL(-ENOSPC, "map %s is full (%u policies)", TR_MAP_POL_INFO,
+			FAIL_MAP(-ENOSPC, TR_MAP_POL_INFO, "map %s is full (%u policies)", TR_MAP_POL_INFO,
 			     TR_MAX_POLICIES);
 		snprintf(info.ns, sizeof(info.ns), "%s", ap->ns);
 		snprintf(info.name, sizeof(info.name), "%s", ap->name);
@@ -341,7 +345,7 @@ int polmaps_apply(const struct tr_pol_fds *fds, struct polmaps_state *st,
 		info.n_selected = pc->policies[i].n_selected;
 		selector_str(ap, info.selector, sizeof(info.selector));
 		if (bpf_map_update_elem(fds->pol_info, &pol_ids[i], &info, BPF_ANY))
-			FAIL(-errno, "cannot write map %s: %s", TR_MAP_POL_INFO, strerror(errno));
+			FAIL_MAP(-errno, TR_MAP_POL_INFO, "cannot write map %s: %s", TR_MAP_POL_INFO, strerror(errno));
 		if (fresh)
 			for (uint32_t k = 0; k < TR_POL_STAT_N; k++)
 				zero_percpu(fds->pol_stat, pol_ids[i] * TR_POL_STAT_N + k);
@@ -358,7 +362,7 @@ int polmaps_apply(const struct tr_pol_fds *fds, struct polmaps_state *st,
 		snprintf(name, sizeof(name), "%s/%s", pod->ns, pod->name);
 		wl_ids[i] = idtable_get(&st->workloads, name, NULL);
 		if (!wl_ids[i])
-			FAIL(-ENOSPC, "map %s is full (%u workloads)", TR_MAP_WL_INFO,
+			FAIL_MAP(-ENOSPC, TR_MAP_WL_INFO, "map %s is full (%u workloads)", TR_MAP_WL_INFO,
 			     TR_MAX_WORKLOADS);
 		v.src_class = polmaps_class(epoch, wl->src_class);
 		v.dst_class = polmaps_class(epoch, wl->dst_class);
@@ -393,7 +397,7 @@ int polmaps_apply(const struct tr_pol_fds *fds, struct polmaps_state *st,
 				if (!info.addr4)
 					info.addr4 = k.addr;
 				if ((err = put(fds->ip4, &k, &v, &w.ip4)))
-					FAIL(err, "cannot write map %s: %s", TR_MAP_IP4_INFO, strerror(-err));
+					FAIL_MAP(err, TR_MAP_IP4_INFO, "cannot write map %s: %s", TR_MAP_IP4_INFO, strerror(-err));
 			} else {
 				struct tr_ip6_lpm_key k = { .prefixlen = 160, .epoch = epoch };
 
@@ -401,7 +405,7 @@ int polmaps_apply(const struct tr_pol_fds *fds, struct polmaps_state *st,
 				if (!(info.addr6[0] | info.addr6[1] | info.addr6[2] | info.addr6[3]))
 					memcpy(info.addr6, ip->bytes, 16);
 				if ((err = put(fds->ip6, &k, &v, &w.ip6)))
-					FAIL(err, "cannot write map %s: %s", TR_MAP_IP6_INFO, strerror(-err));
+					FAIL_MAP(err, TR_MAP_IP6_INFO, "cannot write map %s: %s", TR_MAP_IP6_INFO, strerror(-err));
 			}
 			res->addresses++;
 		}
@@ -409,11 +413,11 @@ int polmaps_apply(const struct tr_pol_fds *fds, struct polmaps_state *st,
 			struct tr_cgroup_key k = { .epoch = epoch, .cgroup_id = rt[i].cgroup_id };
 
 			if ((err = put(fds->cgroup, &k, &v, &w.cg)))
-				FAIL(err, "cannot write map %s: %s", TR_MAP_CGROUP, strerror(-err));
+				FAIL_MAP(err, TR_MAP_CGROUP, "cannot write map %s: %s", TR_MAP_CGROUP, strerror(-err));
 			res->cgroups++;
 		}
 		if (bpf_map_update_elem(fds->wl_info, &wl_ids[i], &info, BPF_ANY))
-			FAIL(-errno, "cannot write map %s: %s", TR_MAP_WL_INFO, strerror(errno));
+			FAIL_MAP(-errno, TR_MAP_WL_INFO, "cannot write map %s: %s", TR_MAP_WL_INFO, strerror(errno));
 	}
 	for (size_t i = 0; i < pc->n_prefixes; i++) {
 		const struct pc_prefix *p = &pc->prefixes[i];
@@ -424,13 +428,13 @@ int polmaps_apply(const struct tr_pol_fds *fds, struct polmaps_state *st,
 
 			memcpy(&k.addr, p->cidr.ip.bytes, 4);
 			if ((err = put(fds->ip4, &k, &v, &w.ip4)))
-				FAIL(err, "cannot write map %s: %s", TR_MAP_IP4_INFO, strerror(-err));
+				FAIL_MAP(err, TR_MAP_IP4_INFO, "cannot write map %s: %s", TR_MAP_IP4_INFO, strerror(-err));
 		} else {
 			struct tr_ip6_lpm_key k = { .prefixlen = 32u + p->cidr.prefixlen, .epoch = epoch };
 
 			memcpy(k.addr, p->cidr.ip.bytes, 16);
 			if ((err = put(fds->ip6, &k, &v, &w.ip6)))
-				FAIL(err, "cannot write map %s: %s", TR_MAP_IP6_INFO, strerror(-err));
+				FAIL_MAP(err, TR_MAP_IP6_INFO, "cannot write map %s: %s", TR_MAP_IP6_INFO, strerror(-err));
 		}
 		res->addresses++;
 	}
@@ -454,7 +458,7 @@ int polmaps_apply(const struct tr_pol_fds *fds, struct polmaps_state *st,
 
 		verdict_of(&e->v, pol_ids, &v);
 		if ((err = put(fds->pol, &k, &v, &w.pol)))
-			FAIL(err, "cannot write map %s: %s", TR_MAP_POL, strerror(-err));
+			FAIL_MAP(err, TR_MAP_POL, "cannot write map %s: %s", TR_MAP_POL, strerror(-err));
 	}
 	for (size_t i = 0; i < pc->n_defaults; i++) {
 		uint32_t k = polmaps_class(epoch, pc->defaults[i].dst_class);
@@ -462,14 +466,14 @@ int polmaps_apply(const struct tr_pol_fds *fds, struct polmaps_state *st,
 
 		verdict_of(&pc->defaults[i].v, pol_ids, &v);
 		if ((err = put(fds->pol_dst, &k, &v, &w.dst)))
-			FAIL(err, "cannot write map %s: %s", TR_MAP_POL_DST, strerror(-err));
+			FAIL_MAP(err, TR_MAP_POL_DST, "cannot write map %s: %s", TR_MAP_POL_DST, strerror(-err));
 	}
 
 	/* flip: from here on programs see the new epoch */
 	pcfg.epoch = epoch;
 	pcfg.flags = flags;
 	if (bpf_map_update_elem(fds->cfg, &zero, &pcfg, BPF_ANY))
-		FAIL(-errno, "cannot write map %s: %s", TR_MAP_POL_CFG, strerror(errno));
+		FAIL_MAP(-errno, TR_MAP_POL_CFG, "cannot write map %s: %s", TR_MAP_POL_CFG, strerror(errno));
 
 	/* a program that read the old epoch just before the flip finishes
 	 * within microseconds; wait well past that before removing it */

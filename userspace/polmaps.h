@@ -48,6 +48,7 @@ struct polmaps_state {
 };
 
 struct polmaps_result {
+	const char *failed_map; /* on failure: the map that was full or refused */
 	uint32_t epoch;
 	size_t addresses, cgroups, verdicts, classes_src, classes_dst;
 };

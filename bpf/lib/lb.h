@@ -46,6 +46,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } tr_lb_slot SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TR_MAX_BACKENDS);
+	__type(key, struct tr_lb_rbe_key);
+	__type(value, __u32);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tr_lb_rbe SEC(".maps");
+
 /* Informational maps: written by the agent, read by the CLI. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

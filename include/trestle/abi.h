@@ -145,4 +145,16 @@ struct tr_revnat {
 	__u32 svc_id;
 };
 
+/*
+ * Backend -> its service, for the accepting side of a connection (which
+ * never saw the VIP): Istio's destination reporter names the service too.
+ * A backend of several services maps to svc_id 0 (ambiguous: not named).
+ */
+struct tr_lb_rbe_key {
+	__be32 addr[4]; /* backend address; IPv4 in [0] */
+	__be16 port;    /* backend port */
+	__u8 family;    /* TR_AF_* */
+	__u8 proto;     /* TR_PROTO_* */
+};
+
 #endif /* TRESTLE_ABI_H */

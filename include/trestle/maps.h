@@ -16,6 +16,7 @@
 #define TR_MAP_LB_BE "tr_lb_be"
 #define TR_MAP_LB_BESTAT "tr_lb_bestat"
 #define TR_MAP_LB_SVCINFO "tr_lb_svcinfo"
+#define TR_MAP_LB_RBE "tr_lb_rbe"
 #define TR_MAP_REVNAT "tr_revnat"
 #define TR_MAP_STATS "tr_stats"
 
@@ -61,7 +62,7 @@
 	TR_MAP_STATS, TR_MAP_POL_CFG, TR_MAP_IP4_INFO, TR_MAP_IP6_INFO,      \
 	TR_MAP_CGROUP, TR_MAP_POL, TR_MAP_POL_DST, TR_MAP_POL_STAT,          \
 	TR_MAP_FLOW_RB, TR_MAP_ID_INFO, TR_MAP_WL_INFO, TR_MAP_POL_INFO,     \
-	TR_MAP_CT_UDP, TR_MAP_L4_STAT, TR_MAP_SK
+	TR_MAP_CT_UDP, TR_MAP_L4_STAT, TR_MAP_SK, TR_MAP_LB_RBE
 
 /* Pinned links, one file per attach point, under <bpffs>/links/. */
 #define TR_LINK_DIR "links"

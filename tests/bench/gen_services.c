@@ -8,6 +8,7 @@
  *   gen_services vip      --index I
  *   gen_services policy   --count N [--endpoints E] --out DIR [--no-policy]
  *                         [--node NODE]
+ *   gen_services local    [--endpoints E] --out DIR [--node NODE]
  *
  * Service i (1-based) is bench/svc-<i>, ClusterIP 10.96.0.0 + i, TCP port
  * 80 -> targetPort 8080; its E endpoints are 10.244.0.2 .. 10.244.0.(E+1),
@@ -50,6 +51,16 @@
  *                       lookups.
  * --no-policy writes the same Pods and service without the policy (the
  * baseline).
+ *
+ * local: both ends of a connection are workloads of this node, for the
+ * metrics suite of scripts/bench (counters on against off). Into DIR it
+ * writes service 1 (as `yaml`, E endpoints) and:
+ *   Pod bench/client    SA client, trestle.io/cgroup "client", node NODE,
+ *                       10.244.0.1, app=bench-client
+ *   Pod bench/server-K  K = 1..E, SA server, trestle.io/cgroup "server"
+ *                       (E = 1) or "server-K", node NODE, 10.244.0.(K+1)
+ *                       (service 1's endpoints), app=bench-server
+ * No AuthorizationPolicy.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -74,7 +85,8 @@ static void usage(FILE *f)
 		"usage: gen_services yaml --count N [--endpoints E] --out DIR [--per-file K]\n"
 		"       gen_services iptables --count N [--endpoints E] [--target T]\n"
 		"       gen_services vip --index I\n"
-		"       gen_services policy --count N [--endpoints E] --out DIR [--no-policy] [--node NODE]\n");
+		"       gen_services policy --count N [--endpoints E] --out DIR [--no-policy] [--node NODE]\n"
+		"       gen_services local [--endpoints E] --out DIR [--node NODE]\n");
 }
 
 static uint64_t fnv1a(const char *s, uint64_t h)
@@ -393,6 +405,31 @@ static int gen_policy(long rules, int endpoints, const char *dir, bool with_poli
 	return close_checked(f, path);
 }
 
+/* See the header comment: `local` mode. */
+static int gen_local(int endpoints, const char *dir, const char *node)
+{
+	char path[4096], name[64], ip[32], cg[64];
+	FILE *f;
+	int e;
+
+	if (gen_yaml(1, endpoints, dir, 1000))
+		return 1;
+	f = open_in(dir, "pods-local.yaml", path, sizeof(path));
+	if (!f)
+		return 1;
+	pod_yaml(f, "client", "client", "client", "bench-client", node, "10.244.0.1");
+	for (e = 0; e < endpoints; e++) {
+		snprintf(name, sizeof(name), "server-%d", e + 1);
+		if (endpoints == 1)
+			snprintf(cg, sizeof(cg), "server");
+		else
+			snprintf(cg, sizeof(cg), "server-%d", e + 1);
+		snprintf(ip, sizeof(ip), "10.244.0.%d", e + 2);
+		pod_yaml(f, name, "server", cg, "bench-server", node, ip);
+	}
+	return close_checked(f, path);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -466,6 +503,13 @@ int main(int argc, char **argv)
 		vip_of(index, vip, sizeof(vip));
 		printf("%s\n", vip);
 		return 0;
+	}
+	if (!strcmp(mode, "local")) {
+		if (!out) {
+			fprintf(stderr, "gen_services: local needs --out DIR\n");
+			return 2;
+		}
+		return gen_local(endpoints, out, node);
 	}
 	if (!strcmp(mode, "policy")) {
 		if (count < 1 || count > MAX_RULES || !out) {

@@ -51,7 +51,10 @@ m_wait() {
 
 t_mesh2
 {
-	t_web "b1 b2 b3"
+	# b3 backs only db (its Pod still labelled app=web): the accepting side
+	# names db; b1 backs web and solo: the accepting side cannot tell which
+	t_web "b1 b2"
+	y_pod b3 n2 "${T_V4[b3]} ${T_V6[b3]}" "app=web version=v1"
 	y_service db "10.96.0.20" "tcp:TCP:80:8080"
 	y_slice db-v4 db IPv4 "tcp:TCP:8080" "${T_V4[b3]}:true:n2:b3"
 	y_service solo "10.96.0.30" "tcp:TCP:80:8080"
@@ -69,10 +72,13 @@ SRC_DB=(reporter=source source_workload=client source_workload_namespace=default
 	destination_service=db.default.svc.cluster.local destination_service_name=db
 	destination_service_namespace=default connection_security_policy=none)
 DST_DB=(reporter=destination source_workload=client source_principal=$P/client
-	destination_workload=web destination_principal=$P/b3)
+	destination_workload=web destination_principal=$P/b3
+	destination_service=db.default.svc.cluster.local destination_service_name=db
+	destination_service_namespace=default)
 SRC_SOLO=(reporter=source source_workload=client destination_principal=$P/b1
 	destination_service_name=solo)
-DST_SOLO=(reporter=destination source_workload=client destination_principal=$P/b1)
+DST_SOLO=(reporter=destination source_workload=client destination_principal=$P/b1
+	destination_service=unknown)
 
 # Nothing counted before the traffic (a fresh agent: the counters start at 0).
 before1=$(m_scrape n1) && before2=$(m_scrape n2) || t_abort scrape "no /metrics"

@@ -69,7 +69,8 @@ families="istio_tcp_connections_opened_total istio_tcp_connections_closed_total
 	istio_tcp_sent_bytes_total istio_tcp_received_bytes_total trestle_datapath_drops_total
 	trestle_datapath_events_total trestle_policy_verdicts_total trestle_lb_selections_total
 	trestle_lb_backend_ready trestle_bpf_map_entries trestle_bpf_map_capacity_entries
-	trestle_bpf_ringbuf_size_bytes trestle_map_write_failures_total trestle_config_reloads_total
+	trestle_bpf_ringbuf_size_bytes trestle_map_write_failures_total
+	trestle_bpf_map_insert_failures_total trestle_config_reloads_total
 	trestle_config_generation trestle_policy_epoch trestle_config_service_ports
 	trestle_config_backends trestle_config_last_reload_timestamp_seconds
 	trestle_agent_start_time_seconds trestle_agent_ready trestle_build_info
@@ -82,6 +83,9 @@ t_eq "every documented family has HELP and TYPE" "${missing:-none}" none
 undoc=$(grep '^# TYPE' <<<"$m" | awk '{print $3}' | while read -r f; do
 	grep -qw "$f" <<<"$families" || echo -n " $f"; done)
 t_eq "no undocumented family" "${undoc:-none}" none
+# map pressure by map: one series per pinned map, labelled with its name
+t_eq "trestle_bpf_map_insert_failures_total has a series for tr_lb4_svc and tr_l4_stat" \
+	"$(grep -cE '^trestle_bpf_map_insert_failures_total\{map="(tr_lb4_svc|tr_l4_stat)"\} 0$' <<<"$m")" 2
 
 # Label names, all families: the documented set, nothing per connection.
 labels=$(grep -v '^#' <<<"$m" | grep -o '[{,][a-z_]*="' | tr -d '{,="' | LC_ALL=C sort -u | tr '\n' ' ')

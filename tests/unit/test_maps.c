@@ -67,6 +67,7 @@ static int setup(void **state)
 	e->fds.be = bpf_map__fd(e->skel->maps.tr_lb_be);
 	e->fds.bestat = bpf_map__fd(e->skel->maps.tr_lb_bestat);
 	e->fds.svcinfo = bpf_map__fd(e->skel->maps.tr_lb_svcinfo);
+	e->fds.rbe = bpf_map__fd(e->skel->maps.tr_lb_rbe);
 	*state = e;
 	return 0;
 }
@@ -169,6 +170,17 @@ static void test_apply_change_remove(void **state)
 	assert_string_equal(be[0], "10.244.2.2:8080");
 	assert_string_equal(be[1], "10.244.2.3:8080");
 	assert_int_equal(count(e->fds.slot, sizeof(struct tr_lb_slot_key)), 6);
+	/* every backend names its service for the accepting side's metrics */
+	assert_int_equal(count(e->fds.rbe, sizeof(struct tr_lb_rbe_key)), 6);
+	{
+		struct tr_lb_rbe_key rk = { .port = htons(8080), .family = TR_AF_INET,
+					    .proto = TR_PROTO_TCP };
+		__u32 svc = 0;
+
+		inet_pton(AF_INET, "10.244.2.3", &rk.addr[0]);
+		assert_int_equal(bpf_map_lookup_elem(e->fds.rbe, &rk, &svc), 0);
+		assert_int_not_equal(svc, 0);
+	}
 	compiled_free(&c);
 	config_free(&cfg);
 
@@ -187,6 +199,7 @@ static void test_apply_change_remove(void **state)
 	assert_int_equal(count(e->fds.slot, sizeof(struct tr_lb_slot_key)), 4);
 	assert_int_equal(count(e->fds.be, sizeof(__u32)), 4);
 	assert_int_equal(count(e->fds.svcinfo, sizeof(__u32)), 2);
+	assert_int_equal(count(e->fds.rbe, sizeof(struct tr_lb_rbe_key)), 4);
 	assert_int_equal(st.meta.generation, 2);
 	compiled_free(&c);
 	config_free(&cfg);
@@ -219,6 +232,9 @@ static void test_full_map_is_refused_whole(void **state)
 	assert_int_equal(maps_apply(&e->fds, &st, &c, &res, msg, sizeof(msg)), -ENOSPC);
 	assert_non_null(strstr(msg, TR_MAP_LB4_SVC));
 	assert_non_null(strstr(msg, "capacity"));
+	/* the map is named for the map-pressure metric */
+	assert_non_null(res.failed_map);
+	assert_string_equal(res.failed_map, TR_MAP_LB4_SVC);
 	/* the running state is exactly the old one */
 	assert_int_equal(st.meta.generation, gen);
 	assert_int_equal(lookup_backends(e, "10.96.0.1", 80, &slots, be, 8), 2);
