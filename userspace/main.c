@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <linux/magic.h>
 #include <signal.h>
 #include <stdio.h>
@@ -658,6 +659,9 @@ int main(int argc, char **argv)
 
 	if (parse_args(argc, argv, &a.opt))
 		return 2;
+	/* one malloc arena: the metrics threads would otherwise each keep
+	 * the high-water mark of a large scrape (hundreds of MB) */
+	mallopt(M_ARENA_MAX, 1);
 	log_setup(a.opt.log_format, a.opt.verbose ? LOG_DEBUG : LOG_INFO);
 	log_capture_libbpf();
 
