@@ -23,7 +23,9 @@ t_mesh2
 t_start_agents
 
 # --- traffic --------------------------------------------------------------------
-t_client n1 client --connect "$T_VIP4:80" --tcp -n 30
+# 100 request bytes each, echoed after the backend's name ("b1\n"): exact
+# payload both ways
+t_client n1 client --connect "$T_VIP4:80" --tcp -n 30 --send 100
 t_jq "client -> web:80, 30 connections answered" "$T_OUT" '.ok == 30'
 local_n=$(jq '(.names.b1 // 0) + (.names.b2 // 0)' <<<"$T_OUT")
 remote_n=$(jq '.names.b3 // 0' <<<"$T_OUT")
@@ -42,11 +44,12 @@ t_jq "n1: client -> web through default/web:80 counted once per connection" "$G1
 	| ($e | length) == 1 and $e[0].service == "default/web:80"
 	  and $e[0].connections_opened == 30 and $e[0].connections_active == 0
 	  and $e[0].reporters == ["source"]'
-t_jq "n1: bytes both ways on client -> web" "$G1" '
-	.edges[] | select(.from == "default/client") | .bytes_sent > 0 and .bytes_received > 0'
+t_jq "n1: bytes both ways on client -> web: 30 x 100 request, 30 x 103 response" "$G1" '
+	.edges[] | select(.from == "default/client") | .bytes_received == 3000 and .bytes_sent == 3090'
+# the accepting side names the service its address and port back (only web)
 t_jq "n1: the process outside the mesh is unknown -> web, from the destination" "$G1" '
 	[.edges[] | select(.from == "unknown")] as $e
-	| ($e | length) == 1 and $e[0].to == "default/web" and $e[0].service == null
+	| ($e | length) == 1 and $e[0].to == "default/web" and $e[0].service == "default/web:80"
 	  and $e[0].connections_opened == 4 and $e[0].connections_active == 0
 	  and $e[0].denies == 0 and $e[0].reporters == ["destination"]'
 t_jq "n1: nodes are the workloads, unknown, and the service" "$G1" '
@@ -57,9 +60,9 @@ t_jq "n1: nodes are the workloads, unknown, and the service" "$G1" '
 
 G=$(topo_trestle n1 -j graph --reporter both 2>&1)
 t_jq "n1 --reporter both: the destination side of client -> b1/b2 too ($local_n)" "$G" "
-	[.edges[] | select(.from == \"default/client\" and .service == null)] as \$e
+	[.edges[] | select(.from == \"default/client\" and .reporters == [\"destination\"])] as \$e
 	| (\$e | length) == 1 and \$e[0].connections_opened == $local_n
-	  and \$e[0].reporters == [\"destination\"]"
+	  and \$e[0].service == \"default/web:80\""
 G=$(topo_trestle n1 -j graph --reporter source 2>&1)
 t_jq "n1 --reporter source: no unknown -> web" "$G" \
 	'([.edges[] | select(.from == "unknown")] | length) == 0 and (.edges | length) == 1'
@@ -82,7 +85,7 @@ t_jq "n2: client2 -> web denied 5 times, through the service" "$G2" '
 t_jq "n2: client (n1) -> b3 seen from the destination ($remote_n)" "$G2" "
 	[.edges[] | select(.from == \"default/client\")] as \$e
 	| (\$e | length) == (if $remote_n > 0 then 1 else 0 end)
-	  and (\$e | all(.service == null and .connections_opened == $remote_n))"
+	  and (\$e | all(.service == \"default/web:80\" and .connections_opened == $remote_n))"
 
 D2=$(topo_trestle n2 graph --format dot --include-denies 2>&1)
 dot_ok=1 dot_why=
@@ -140,7 +143,7 @@ STOP="$TOPO_DIR/stop-traffic"
 (
 	while [[ ! -e $STOP ]]; do
 		# a subshell of its own: topo_run in a subshell becomes the command
-		(topo_run n1 client "$TR_CLIENT" --json --connect "$T_VIP4:80" --tcp -n 20 >/dev/null 2>&1)
+		(topo_run n1 client "$TR_CLIENT" --json --connect "$T_VIP4:80" --tcp -n 20 --send 100 >/dev/null 2>&1)
 	done
 ) &
 traffic1=$!
