@@ -161,43 +161,46 @@ static __always_inline void on_established(struct bpf_sock_ops *ctx, bool active
 	bpf_sock_ops_cb_flags_set(ctx, ctx->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
 }
 
-/* Which FINs a state change shows: ours acknowledged, the peer's arrived. */
-static __always_inline __u8 fins_of(__u32 old, __u32 new)
+/*
+ * Which FINs had taken a sequence number when the socket reached TCP_CLOSE,
+ * from the state it left: a socket enters TIME_WAIT (and ends with
+ * TCP_CLOSE) from FIN_WAIT2 once the peer's FIN arrived, from FIN_WAIT1
+ * when the peer's FIN acknowledged ours, from CLOSING once ours was
+ * acknowledged; from LAST_ACK ours was acknowledged after the peer's; a
+ * reset in CLOSE_WAIT leaves only the peer's; a reset while ESTABLISHED
+ * leaves none. Deciding at TCP_CLOSE alone keeps every other state change
+ * down to a compare.
+ */
+static __always_inline __u8 fins_at_close(__u32 old)
 {
-	if (new == TCP_CLOSE_WAIT)
-		return TR_SK_FIN_RECEIVED;
-	if (old == TCP_FIN_WAIT1 && new == TCP_FIN_WAIT2)
-		return TR_SK_FIN_SENT_ACKED;
-	if (old == TCP_FIN_WAIT1 && new == TCP_CLOSING)
-		return TR_SK_FIN_RECEIVED;
-	if (new != TCP_CLOSE)
-		return 0;
-	/* entering TIME_WAIT ends the full socket with TCP_CLOSE: from
-	 * FIN_WAIT2 the peer's FIN arrived, from FIN_WAIT1 both at once,
-	 * from CLOSING or LAST_ACK ours was acknowledged */
-	if (old == TCP_FIN_WAIT2)
-		return TR_SK_FIN_RECEIVED;
-	if (old == TCP_FIN_WAIT1)
+	switch (old) {
+	case TCP_FIN_WAIT1:
+	case TCP_FIN_WAIT2:
+	case TCP_CLOSING:
+	case TCP_LAST_ACK:
 		return TR_SK_FIN_RECEIVED | TR_SK_FIN_SENT_ACKED;
-	if (old == TCP_CLOSING || old == TCP_LAST_ACK)
-		return TR_SK_FIN_SENT_ACKED;
-	return 0;
+	case TCP_CLOSE_WAIT:
+		return TR_SK_FIN_RECEIVED;
+	default:
+		return 0;
+	}
 }
 
 static __always_inline void on_state(struct bpf_sock_ops *ctx)
 {
-	__u32 old = ctx->args[0], new = ctx->args[1];
-	__u64 cookie = bpf_get_socket_cookie(ctx);
+	__u64 cookie;
 	struct tr_sk *m;
 	__u64 out, in;
+	__u8 fins;
 
+	if (ctx->args[1] != TCP_CLOSE)
+		return;
+	cookie = bpf_get_socket_cookie(ctx);
 	m = bpf_map_lookup_elem(&tr_sk, &cookie);
 	if (!m || !(m->flags & TR_SK_F_COUNTED))
 		return;
-	m->fins |= fins_of(old, new);
-	if (new != TCP_CLOSE)
-		return;
 	m->flags &= ~TR_SK_F_COUNTED; /* counted: never twice */
+	fins = fins_at_close(ctx->args[0]);
 	/*
 	 * Payload bytes: bytes_acked counts the sequence space the peer
 	 * acknowledged (the client's SYN, which the kernel counts on the
@@ -208,9 +211,9 @@ static __always_inline void on_state(struct bpf_sock_ops *ctx)
 	in = ctx->bytes_received;
 	if (m->key.reporter == TR_REPORTER_SOURCE && out)
 		out--; /* our SYN */
-	if ((m->fins & TR_SK_FIN_SENT_ACKED) && out)
+	if ((fins & TR_SK_FIN_SENT_ACKED) && out)
 		out--;
-	if ((m->fins & TR_SK_FIN_RECEIVED) && in)
+	if ((fins & TR_SK_FIN_RECEIVED) && in)
 		in--;
 	if (m->key.reporter == TR_REPORTER_SOURCE)
 		count(&m->key, 0, 1, in, out); /* response in, request out */

@@ -46,8 +46,8 @@ struct tr_l4_val {
 #define TR_SK_F_LB 0x1      /* the load-balancing fields are set (a VIP connect) */
 #define TR_SK_F_COUNTED 0x2 /* counted as opened; its close is counted once */
 
-/* tr_sk.fins: the kernel's byte counters count sequence space, where a FIN
- * takes one number; these say which to take off to get payload bytes. */
+/* The kernel's byte counters count sequence space, where a FIN takes one
+ * number: which FINs to take off to get payload bytes (sockops). */
 #define TR_SK_FIN_SENT_ACKED 0x1 /* our FIN was acknowledged */
 #define TR_SK_FIN_RECEIVED 0x2   /* the peer's FIN arrived */
 
@@ -66,8 +66,7 @@ struct tr_sk {
 	__be16 vport;      /* service port */
 	__u8 family;       /* TR_AF_* of both */
 	__u8 flags;        /* TR_SK_F_* */
-	__u8 fins;         /* TR_SK_FIN_*: sequence numbers that carried no data */
-	__u8 pad;
+	__u8 pad[2];
 	__u32 svc_id;
 	/* metrics: who talked to whom, for the close */
 	struct tr_l4_key key;

@@ -17,7 +17,12 @@
  * a block runs with the case's programs and rules.
  *
  * --listen IP:PORT runs an accept+close listener in each namespace a case
- * uses (one thread each). Every connect closes with SO_LINGER {1, 0}: the
+ * uses (one thread each). A case's "lcgroup=DIR" creates its listener's
+ * socket while the process is in cgroup DIR (then it moves back), so the
+ * accepted sockets, which inherit the listener's cgroup, are that cgroup's:
+ * the server side of the connection is a workload there too. Cases share
+ * a listener when they share the namespace and the lcgroup; two lcgroups in
+ * one namespace cannot both listen on the same IP:PORT. Every connect closes with SO_LINGER {1, 0}: the
  * client sends RST, so no socket on either side enters TIME_WAIT and the
  * ephemeral port is free again at once; a run never runs out of ports,
  * whatever its rate. The cost measured is socket + three-way handshake +
@@ -81,6 +86,7 @@ struct listener {
 	int fd;
 	int cpu;
 	struct stat ns;           /* the namespace's inode, to share listeners */
+	const char *cgroup;       /* the cgroup its socket was created in, or NULL */
 	atomic_ulong accepted;
 	unsigned long sent;       /* connects made to it (connecting thread) */
 	_Atomic(struct peer_stats *) stats; /* the case now measured */
@@ -91,6 +97,7 @@ struct bench_case {
 	struct sockaddr_in dst;
 	const char *netns;   /* path or NULL: stay where started */
 	const char *cgroup;  /* cgroup v2 directory or NULL */
+	const char *lcgroup; /* cgroup v2 directory for its listener's socket, or NULL */
 	int ns_fd;
 	int procs_fd;        /* <cgroup>/cgroup.procs */
 	struct listener *l;  /* NULL without --listen */
@@ -108,7 +115,7 @@ static int nlisteners;
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: connect_rate [options] --case NAME,IP:PORT[,netns=PATH][,cgroup=DIR] ...\n"
+		"usage: connect_rate [options] --case NAME,IP:PORT[,netns=PATH][,cgroup=DIR][,lcgroup=DIR] ...\n"
 		"       connect_rate [options] --connect IP:PORT\n"
 		"  -C, --case SPEC          a path to measure (up to %d); in turns, in order\n"
 		"  -c, --connect IP:PORT    shorthand for --case connect,IP:PORT\n"
@@ -148,7 +155,8 @@ static int parse_addr(const char *s, struct sockaddr_in *sin)
 	return 0;
 }
 
-/* NAME,IP:PORT[,netns=PATH][,cgroup=DIR]; the strings point into spec. */
+/* NAME,IP:PORT[,netns=PATH][,cgroup=DIR][,lcgroup=DIR]; the strings point
+ * into spec. */
 static int parse_case(char *spec, struct bench_case *c)
 {
 	char *tok, *save = NULL;
@@ -169,6 +177,8 @@ static int parse_case(char *spec, struct bench_case *c)
 			c->netns = tok + 6;
 		} else if (!strncmp(tok, "cgroup=", 7)) {
 			c->cgroup = tok + 7;
+		} else if (!strncmp(tok, "lcgroup=", 8)) {
+			c->lcgroup = tok + 8;
 		} else {
 			return -EINVAL;
 		}
@@ -411,10 +421,76 @@ static int parse_double(const char *s, double *out)
 	return errno || *end || *out < 0 ? -EINVAL : 0;
 }
 
-/* Open namespaces and cgroups, share one listener per namespace. */
+/* Move the process into the cgroup v2 directory dir; 0 or -errno. */
+static int move_to_cgroup(const char *dir)
+{
+	char path[4096], pid[32];
+	int fd, len, err = 0;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	len = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	if (write(fd, pid, (size_t)len) != len)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+/* The directory of the cgroup v2 the process is in now (from
+ * /proc/self/cgroup and the cgroup2 mount in /proc/self/mountinfo). */
+static int own_cgroup(char *buf, size_t len)
+{
+	char line[4096], rel[4096] = "", mnt[4096] = "";
+	FILE *f = fopen("/proc/self/cgroup", "re");
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "0::", 3)) {
+			snprintf(rel, sizeof(rel), "%s", line + 3);
+			rel[strcspn(rel, "\n")] = '\0';
+		}
+	fclose(f);
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		char *sep = strstr(line, " - cgroup2 ");
+		char *p = line;
+		int field;
+
+		if (!sep)
+			continue;
+		/* field 5 is the mount point */
+		for (field = 1; field < 5 && p; field++) {
+			p = strchr(p, ' ');
+			if (p)
+				p++;
+		}
+		if (p) {
+			snprintf(mnt, sizeof(mnt), "%.*s", (int)strcspn(p, " "), p);
+			break;
+		}
+	}
+	fclose(f);
+	if (!rel[0] || !mnt[0])
+		return -ENOENT;
+	snprintf(buf, len, "%s%s", mnt, strcmp(rel, "/") ? rel : "");
+	return 0;
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+/* Open namespaces and cgroups, share one listener per namespace (and
+ * listener cgroup). */
 static int prepare(bool listen_on, const struct sockaddr_in *laddr, int listen_cpu)
 {
-	char path[4096];
+	char path[4096], home[4096] = "";
 	struct stat st;
 	int self_ns, i, j, err;
 
@@ -446,13 +522,37 @@ static int prepare(bool listen_on, const struct sockaddr_in *laddr, int listen_c
 		if (fstat(c->ns_fd, &st) < 0)
 			return -errno;
 		for (j = 0; j < nlisteners; j++)
-			if (listeners[j].ns.st_ino == st.st_ino && listeners[j].ns.st_dev == st.st_dev)
+			if (listeners[j].ns.st_ino == st.st_ino && listeners[j].ns.st_dev == st.st_dev &&
+			    same_str(listeners[j].cgroup, c->lcgroup))
 				break;
 		if (j == nlisteners) {
 			if (setns(c->ns_fd, CLONE_NEWNET) < 0)
 				return -errno;
 			listeners[j].ns = st;
+			listeners[j].cgroup = c->lcgroup;
+			if (c->lcgroup) {
+				if (!home[0] && (err = own_cgroup(home, sizeof(home)))) {
+					fprintf(stderr, "connect_rate: cannot tell the own cgroup: %s\n",
+						strerror(-err));
+					return err;
+				}
+				err = move_to_cgroup(c->lcgroup);
+				if (err) {
+					fprintf(stderr, "connect_rate: case %s: cannot enter lcgroup %s: %s\n",
+						c->name, c->lcgroup, strerror(-err));
+					return err;
+				}
+			}
 			err = start_listener(&listeners[j], laddr, listen_cpu);
+			if (c->lcgroup) {
+				int back = move_to_cgroup(home);
+
+				if (back) {
+					fprintf(stderr, "connect_rate: cannot return to cgroup %s: %s\n",
+						home, strerror(-back));
+					return back;
+				}
+			}
 			if (err) {
 				fprintf(stderr, "connect_rate: case %s: cannot listen on %s: %s\n",
 					c->name, addr_str(laddr), strerror(-err));
@@ -563,7 +663,7 @@ int main(int argc, char **argv)
 			}
 			if (!optarg || parse_case(optarg, &cases[ncases])) {
 				fprintf(stderr, "connect_rate: bad case '%s' "
-					"(want NAME,IP:PORT[,netns=PATH][,cgroup=DIR])\n", optarg);
+					"(want NAME,IP:PORT[,netns=PATH][,cgroup=DIR][,lcgroup=DIR])\n", optarg);
 				return 2;
 			}
 			ncases++;
