@@ -41,16 +41,24 @@ struct {
 } tr_l4_stat SEC(".maps");
 
 
-/* Workload id at an address (0 outside the mesh or without policy state). */
-static __always_inline __u32 wl_of(const struct pol_ctx *pc, bool have, __u32 family,
-				   const __u32 *ip6, __u32 ip4)
+/* Workload id at an address (0: outside the mesh). */
+static __always_inline __u32 wl_of(__u32 family, const __u32 *ip6, __u32 ip4)
 {
-	const struct tr_ipinfo *i;
+	struct tr_wl_addr_key k = {};
+	const __u32 *id;
 
-	if (!have)
-		return 0;
-	i = family == AF_INET ? pol_ip4(pc, ip4) : pol_ip6(pc, ip6);
-	return i ? i->workload : 0;
+	if (family == AF_INET) {
+		k.addr[0] = ip4;
+		k.family = TR_AF_INET;
+	} else {
+		k.addr[0] = ip6[0];
+		k.addr[1] = ip6[1];
+		k.addr[2] = ip6[2];
+		k.addr[3] = ip6[3];
+		k.family = TR_AF_INET6;
+	}
+	id = bpf_map_lookup_elem(&tr_wl_addr, &k);
+	return id ? *id : 0;
 }
 
 static __always_inline void count(const struct tr_l4_key *key, __u64 opened,
@@ -80,8 +88,6 @@ static __always_inline void on_established(struct bpf_sock_ops *ctx, bool active
 {
 	__u64 cookie = bpf_get_socket_cookie(ctx);
 	struct tr_sk *m;
-	struct pol_ctx pc;
-	bool have = pol_begin(&pc);
 	__u32 fam = ctx->family;
 	__u32 lip6[4] = {}, rip6[4] = {};
 	__u32 lip4 = 0, rip4 = 0;
@@ -108,8 +114,8 @@ static __always_inline void on_established(struct bpf_sock_ops *ctx, bool active
 	} else {
 		return;
 	}
-	local = wl_of(&pc, have, fam, lip6, lip4);
-	remote = wl_of(&pc, have, fam, rip6, rip4);
+	local = wl_of(fam, lip6, lip4);
+	remote = wl_of(fam, rip6, rip4);
 
 	/* a VIP connect already has an entry (and its service) */
 	m = bpf_map_lookup_elem(&tr_sk, &cookie);

@@ -449,6 +449,7 @@ const struct map_desc map_descs[] = {
 	{ TR_MAP_L4_STAT, BPF_MAP_TYPE_PERCPU_HASH, 0, 0, NULL, NULL },
 	{ TR_MAP_SK, BPF_MAP_TYPE_HASH, 0, 0, NULL, NULL },
 	{ TR_MAP_LB_RBE, BPF_MAP_TYPE_HASH, 0, 0, NULL, NULL },
+	{ TR_MAP_WL_ADDR, BPF_MAP_TYPE_HASH, 0, 0, NULL, NULL },
 };
 
 const size_t map_descs_cnt = ARRAY_SIZE(map_descs);

@@ -248,6 +248,7 @@ int loader_start(struct tr_loader *l, const char *bpffs, const char *cgroup,
 	l->pfds.id_info = bpf_map__fd(l->skel->maps.tr_id_info);
 	l->pfds.wl_info = bpf_map__fd(l->skel->maps.tr_wl_info);
 	l->pfds.pol_info = bpf_map__fd(l->skel->maps.tr_pol_info);
+	l->pfds.wl_addr = bpf_map__fd(l->skel->maps.tr_wl_addr);
 	l->flow_rb_fd = bpf_map__fd(l->skel->maps.tr_flow_rb);
 
 	/* the tc object reuses every pinned map by name */

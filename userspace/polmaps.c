@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <trestle/abi.h>
 #include <trestle/maps.h>
 
 #include "log.h"
@@ -27,6 +28,85 @@ uint32_t polmaps_class(uint32_t epoch, uint32_t c)
 static uint32_t class_bank(uint32_t cls)
 {
 	return cls >> 24;
+}
+
+/* ---- workload addresses (metrics) ------------------------------------ */
+
+static int wla_cmp(const void *a, const void *b)
+{
+	return memcmp(&((const struct wl_addr_entry *)a)->key,
+		      &((const struct wl_addr_entry *)b)->key, sizeof(struct tr_wl_addr_key));
+}
+
+static int wla_adopt(int fd, struct polmaps_state *st)
+{
+	struct tr_wl_addr_key k, nk;
+	int err = bpf_map_get_next_key(fd, NULL, &nk);
+
+	while (!err) {
+		struct wl_addr_entry *items;
+		uint32_t id;
+
+		k = nk;
+		if (!bpf_map_lookup_elem(fd, &k, &id)) {
+			items = realloc(st->wla, (st->n_wla + 1) * sizeof(*items));
+			if (!items)
+				return -ENOMEM;
+			st->wla = items;
+			st->wla[st->n_wla].key = k;
+			st->wla[st->n_wla].id = id;
+			st->n_wla++;
+		}
+		err = bpf_map_get_next_key(fd, &k, &nk);
+	}
+	qsort(st->wla, st->n_wla, sizeof(*st->wla), wla_cmp);
+	return 0;
+}
+
+/* Bring tr_wl_addr to the workloads' addresses: only metrics read it, so a
+ * failure is logged, not fatal. */
+static void wla_sync(int fd, struct polmaps_state *st, const struct tr_policy_compiled *pc,
+		     const uint32_t *wl_ids)
+{
+	struct wl_addr_entry *want;
+	size_t n = 0, i = 0, j = 0;
+
+	for (size_t w = 0; w < pc->n_workloads; w++)
+		n += pc->workloads[w].pod->n_ips;
+	want = calloc(n + 1, sizeof(*want));
+	if (!want) {
+		log_warn("out of memory updating %s", TR_MAP_WL_ADDR);
+		return;
+	}
+	n = 0;
+	for (size_t w = 0; w < pc->n_workloads; w++) {
+		const struct tr_pod *pod = pc->workloads[w].pod;
+
+		for (size_t k = 0; k < pod->n_ips; k++) {
+			struct wl_addr_entry *e = &want[n++];
+
+			memcpy(e->key.addr, pod->ips[k].bytes, pod->ips[k].family == AF_INET ? 4 : 16);
+			e->key.family = pod->ips[k].family == AF_INET ? TR_AF_INET : TR_AF_INET6;
+			e->id = wl_ids[w];
+		}
+	}
+	qsort(want, n, sizeof(*want), wla_cmp);
+	while (i < n || j < st->n_wla) {
+		int cmp = i == n ? 1 : j == st->n_wla ? -1 : wla_cmp(&want[i], &st->wla[j]);
+
+		if (cmp <= 0 && (cmp < 0 || want[i].id != st->wla[j].id) &&
+		    bpf_map_update_elem(fd, &want[i].key, &want[i].id, BPF_ANY))
+			log_warn("cannot write map %s: %s", TR_MAP_WL_ADDR, strerror(errno));
+		if (cmp > 0)
+			bpf_map_delete_elem(fd, &st->wla[j].key);
+		if (cmp <= 0)
+			i++;
+		if (cmp >= 0)
+			j++;
+	}
+	free(st->wla);
+	st->wla = want;
+	st->n_wla = n;
 }
 
 /* ---- adopt ----------------------------------------------------------- */
@@ -149,7 +229,7 @@ int polmaps_adopt(const struct tr_pol_fds *fds, struct polmaps_state *st)
 	if ((err = adopt_keys(fds->pol_dst, sizeof(*st->kdst), live_dst, st->epoch, &keys, &st->ndst)))
 		return err;
 	st->kdst = keys;
-	return 0;
+	return wla_adopt(fds->wl_addr, st);
 }
 
 /* ---- apply ----------------------------------------------------------- */
@@ -503,6 +583,7 @@ int polmaps_apply(const struct tr_pol_fds *fds, struct polmaps_state *st,
 		c.fd = fds->pol_info;
 		idtable_sweep(&st->policies, delete_info, &c);
 	}
+	wla_sync(fds->wl_addr, st, pc, wl_ids);
 	st->epoch = epoch;
 	st->flags = flags;
 	st->k4 = w.ip4.keys;
@@ -544,6 +625,7 @@ fail:
 
 void polmaps_free(struct polmaps_state *st)
 {
+	free(st->wla);
 	idtable_free(&st->identities);
 	idtable_free(&st->workloads);
 	idtable_free(&st->policies);

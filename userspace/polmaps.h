@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <trestle/metrics.h>
 #include <trestle/policy.h>
 
 #include "idtable.h"
@@ -19,6 +20,12 @@
 
 struct tr_pol_fds {
 	int cfg, ip4, ip6, cgroup, pol, pol_dst, pol_stat, id_info, wl_info, pol_info;
+	int wl_addr; /* exact address -> workload, for sockops (metrics.h) */
+};
+
+struct wl_addr_entry {
+	struct tr_wl_addr_key key;
+	uint32_t id;
 };
 
 /* What this node knows of a workload beyond the manifests. */
@@ -45,6 +52,8 @@ struct polmaps_state {
 	size_t npol;
 	uint32_t *kdst;
 	size_t ndst;
+	struct wl_addr_entry *wla; /* tr_wl_addr as written, sorted by key */
+	size_t n_wla;
 };
 
 struct polmaps_result {

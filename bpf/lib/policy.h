@@ -12,6 +12,7 @@
 #include "stats.h"
 
 #include <trestle/policy.h>
+#include <trestle/metrics.h>
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -107,6 +108,15 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } tr_pol_info SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TR_MAX_WORKLOADS * 2);
+	__type(key, struct tr_wl_addr_key);
+	__type(value, __u32);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tr_wl_addr SEC(".maps");
 
 /* The policy view one program run works with. */
 struct pol_ctx {

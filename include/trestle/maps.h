@@ -37,6 +37,7 @@
 /* L4 metrics (metrics.h) */
 #define TR_MAP_L4_STAT "tr_l4_stat"
 #define TR_MAP_SK "tr_sk"
+#define TR_MAP_WL_ADDR "tr_wl_addr"
 
 #define TR_MAX_SERVICES 131072   /* per family: service ports (VIP, port, proto) */
 #define TR_MAX_SLOTS_TOTAL 1048576
@@ -62,7 +63,7 @@
 	TR_MAP_STATS, TR_MAP_POL_CFG, TR_MAP_IP4_INFO, TR_MAP_IP6_INFO,      \
 	TR_MAP_CGROUP, TR_MAP_POL, TR_MAP_POL_DST, TR_MAP_POL_STAT,          \
 	TR_MAP_FLOW_RB, TR_MAP_ID_INFO, TR_MAP_WL_INFO, TR_MAP_POL_INFO,     \
-	TR_MAP_CT_UDP, TR_MAP_L4_STAT, TR_MAP_SK, TR_MAP_LB_RBE
+	TR_MAP_CT_UDP, TR_MAP_L4_STAT, TR_MAP_SK, TR_MAP_LB_RBE, TR_MAP_WL_ADDR
 
 /* Pinned links, one file per attach point, under <bpffs>/links/. */
 #define TR_LINK_DIR "links"

@@ -42,6 +42,17 @@ struct tr_l4_val {
 	__u64 received_bytes;
 };
 
+/*
+ * Workload address -> workload id (tr_wl_addr), exact match: what sockops
+ * asks twice per connection end, cheaper than the epoch-keyed LPM map the
+ * policy hooks use (metrics need no atomic policy switch).
+ */
+struct tr_wl_addr_key {
+	__be32 addr[4]; /* IPv4 in [0] */
+	__u8 family;    /* TR_AF_* */
+	__u8 pad[3];
+};
+
 /* tr_sk.flags */
 #define TR_SK_F_LB 0x1      /* the load-balancing fields are set (a VIP connect) */
 #define TR_SK_F_COUNTED 0x2 /* counted as opened; its close is counted once */
