@@ -84,10 +84,10 @@ static __always_inline void count(const struct tr_l4_key *key, __u64 opened,
 	v->received_bytes += received;
 }
 
-static __always_inline void on_established(struct bpf_sock_ops *ctx, bool active)
+/* This end's key: who talks to whom, through which service. */
+static __always_inline bool sock_key(struct bpf_sock_ops *ctx, bool active,
+				     const struct tr_sk *m, struct tr_l4_key *key)
 {
-	__u64 cookie = bpf_get_socket_cookie(ctx);
-	struct tr_sk *m;
 	__u32 fam = ctx->family;
 	__u32 lip6[4] = {}, rip6[4] = {};
 	__u32 lip4 = 0, rip4 = 0;
@@ -112,33 +112,21 @@ static __always_inline void on_established(struct bpf_sock_ops *ctx, bool active
 			rip4 = rip6[3];
 		}
 	} else {
-		return;
+		return false;
 	}
 	local = wl_of(fam, lip6, lip4);
 	remote = wl_of(fam, rip6, rip4);
 
-	/* a VIP connect already has an entry (and its service) */
-	m = bpf_map_lookup_elem(&tr_sk, &cookie);
-	if (!m) {
-		struct tr_sk fresh = {};
-
-		if (bpf_map_update_elem(&tr_sk, &cookie, &fresh, BPF_NOEXIST) &&
-		    !bpf_map_lookup_elem(&tr_sk, &cookie)) {
-			stat_inc(TR_STAT_SK_FULL); /* not counted at all: never half */
-			return;
-		}
-		m = bpf_map_lookup_elem(&tr_sk, &cookie);
-		if (!m)
-			return;
-	}
-	__builtin_memset(&m->key, 0, sizeof(m->key));
-	m->key.reporter = active ? TR_REPORTER_SOURCE : TR_REPORTER_DESTINATION;
-	m->key.security = TR_SECURITY_NONE;
-	m->key.src_workload = active ? local : remote;
-	m->key.dst_workload = active ? remote : local;
-	if (active && (m->flags & TR_SK_F_LB)) {
-		m->key.svc_id = m->svc_id;
-	} else if (!active) {
+	__builtin_memset(key, 0, sizeof(*key));
+	key->reporter = active ? TR_REPORTER_SOURCE : TR_REPORTER_DESTINATION;
+	key->security = TR_SECURITY_NONE;
+	key->src_workload = active ? local : remote;
+	key->dst_workload = active ? remote : local;
+	if (active) {
+		/* a VIP connect left its service in the socket's entry */
+		if (m && (m->flags & TR_SK_F_LB))
+			key->svc_id = m->svc_id;
+	} else {
 		/* the accepting side never saw the VIP: the service its own
 		 * address and port are a backend of */
 		struct tr_lb_rbe_key rk = {};
@@ -158,13 +146,32 @@ static __always_inline void on_established(struct bpf_sock_ops *ctx, bool active
 		rk.proto = TR_PROTO_TCP;
 		svc = bpf_map_lookup_elem(&tr_lb_rbe, &rk);
 		if (svc)
-			m->key.svc_id = *svc;
+			key->svc_id = *svc;
 	}
-	m->flags |= TR_SK_F_COUNTED;
-	count(&m->key, 1, 0, 0, 0);
+	return true;
+}
+
+/*
+ * Established: count it opened, and ask for the state change to TCP_CLOSE.
+ * No per-socket state is added: the key is derived again at TCP_CLOSE,
+ * when the addresses are still set. The connecting side is marked by also
+ * asking for RTO callbacks (rare, and ignored), so the close knows which
+ * end it is. A VIP connect's entry (its service) is kept for the close.
+ */
+static __always_inline void on_established(struct bpf_sock_ops *ctx, bool active)
+{
+	__u64 cookie = bpf_get_socket_cookie(ctx);
+	struct tr_sk *m = active ? bpf_map_lookup_elem(&tr_sk, &cookie) : NULL;
+	struct tr_l4_key key;
+
+	if (!sock_key(ctx, active, m, &key))
+		return;
+	if (m)
+		m->flags |= TR_SK_F_COUNTED; /* sock_release keeps it for the close */
+	count(&key, 1, 0, 0, 0);
 	stat_inc(TR_STAT_L4_OPENED);
-	/* ask for the state change to TCP_CLOSE */
-	bpf_sock_ops_cb_flags_set(ctx, ctx->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
+	bpf_sock_ops_cb_flags_set(ctx, ctx->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG |
+				       (active ? BPF_SOCK_OPS_RTO_CB_FLAG : 0));
 }
 
 /*
@@ -194,18 +201,21 @@ static __always_inline __u8 fins_at_close(__u32 old)
 
 static __always_inline void on_state(struct bpf_sock_ops *ctx)
 {
-	__u64 cookie;
+	struct tr_l4_key key;
 	struct tr_sk *m;
-	__u64 out, in;
+	__u64 cookie, out, in;
+	bool active;
 	__u8 fins;
 
+	/* only sockets counted at establishment ask for state changes, and
+	 * each reaches TCP_CLOSE once: counted exactly once */
 	if (ctx->args[1] != TCP_CLOSE)
 		return;
+	active = ctx->bpf_sock_ops_cb_flags & BPF_SOCK_OPS_RTO_CB_FLAG;
 	cookie = bpf_get_socket_cookie(ctx);
-	m = bpf_map_lookup_elem(&tr_sk, &cookie);
-	if (!m || !(m->flags & TR_SK_F_COUNTED))
+	m = active ? bpf_map_lookup_elem(&tr_sk, &cookie) : NULL;
+	if (!sock_key(ctx, active, m, &key))
 		return;
-	m->flags &= ~TR_SK_F_COUNTED; /* counted: never twice */
 	fins = fins_at_close(ctx->args[0]);
 	/*
 	 * Payload bytes: bytes_acked counts the sequence space the peer
@@ -215,20 +225,20 @@ static __always_inline void on_state(struct bpf_sock_ops *ctx)
 	 */
 	out = ctx->bytes_acked;
 	in = ctx->bytes_received;
-	if (m->key.reporter == TR_REPORTER_SOURCE && out)
+	if (active && out)
 		out--; /* our SYN */
 	if ((fins & TR_SK_FIN_SENT_ACKED) && out)
 		out--;
 	if ((fins & TR_SK_FIN_RECEIVED) && in)
 		in--;
-	if (m->key.reporter == TR_REPORTER_SOURCE)
-		count(&m->key, 0, 1, in, out); /* response in, request out */
+	if (active)
+		count(&key, 0, 1, in, out); /* response in, request out */
 	else
-		count(&m->key, 0, 1, out, in);
+		count(&key, 0, 1, out, in);
 	stat_inc(TR_STAT_L4_CLOSED);
-	/* the application may have released it already (sock_release kept
-	 * the entry for this moment): the socket's state ends here */
-	bpf_map_delete_elem(&tr_sk, &cookie);
+	/* a VIP connect's entry, kept by sock_release for this moment */
+	if (m)
+		bpf_map_delete_elem(&tr_sk, &cookie);
 }
 
 SEC("sockops")

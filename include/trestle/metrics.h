@@ -6,7 +6,10 @@
  * established (active = the client's side, passive = the server's) and
  * close. Each side is counted once, under a key of who talked to whom,
  * into a per-CPU hash the agent sums at scrape time. The labels of Istio's
- * standard TCP metrics come from the ids (workloads, services).
+ * standard TCP metrics come from the ids (workloads, services). The key
+ * is derived at establishment and again at TCP_CLOSE (no per-connection
+ * state besides a VIP connect's entry): a connection whose workloads are
+ * reconfigured while it is open closes under the new key.
  */
 #ifndef TRESTLE_METRICS_H
 #define TRESTLE_METRICS_H
