@@ -837,27 +837,6 @@ static int follow(struct reader *r, struct audit_run *run)
 /* ------------------------------------------------------------------ */
 /* the command */
 
-static int opt_value(int argc, char **argv, int *i, const char *name, const char **val)
-{
-	size_t n = strlen(name);
-	const char *a = argv[*i];
-
-	if (strncmp(a, name, n))
-		return 0;
-	if (a[n] == '=' && name[1] == '-') {
-		*val = a + n + 1;
-		return 1;
-	}
-	if (a[n])
-		return 0;
-	if (*i + 1 >= argc) {
-		p_err("option '%s' needs an argument", name);
-		return -1;
-	}
-	*val = argv[++*i];
-	return 1;
-}
-
 static int parse_opts(int argc, char **argv, struct audit_opts *o)
 {
 	const char *v;
@@ -873,7 +852,7 @@ static int parse_opts(int argc, char **argv, struct audit_opts *o)
 			o->follow = true;
 			continue;
 		}
-		if ((r = opt_value(argc, argv, &i, "--result", &v))) {
+		if ((r = cli_opt_value(argc, argv, &i, "--result", &v))) {
 			if (r < 0)
 				return -1;
 			if (strcmp(v, "accepted") && strcmp(v, "refused")) {
@@ -883,13 +862,13 @@ static int parse_opts(int argc, char **argv, struct audit_opts *o)
 			o->result = v;
 			continue;
 		}
-		if ((r = opt_value(argc, argv, &i, "--file", &o->file))) {
+		if ((r = cli_opt_value(argc, argv, &i, "--file", &o->file))) {
 			if (r < 0)
 				return -1;
 			continue;
 		}
-		if ((r = opt_value(argc, argv, &i, "-n", &v)) ||
-		    (r = opt_value(argc, argv, &i, "--lines", &v))) {
+		if ((r = cli_opt_value(argc, argv, &i, "-n", &v)) ||
+		    (r = cli_opt_value(argc, argv, &i, "--lines", &v))) {
 			if (r < 0)
 				return -1;
 			errno = 0;

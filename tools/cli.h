@@ -37,6 +37,12 @@ struct cmd {
  */
 int cmd_select(const struct cmd *cmds, int argc, char **argv,
 	       const char *object);
+/*
+ * "--name VALUE", "--name=VALUE" (or "-x VALUE" for a short name) at
+ * argv[*i]: 1 with *val set and *i moved past it, 0 when argv[*i] is
+ * another option, -1 (reported) when the value is missing.
+ */
+int cli_opt_value(int argc, char **argv, int *i, const char *name, const char **val);
 /* Error for arguments left over after a complete command. */
 int cli_extra_args(int argc, char **argv);
 

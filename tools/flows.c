@@ -69,31 +69,6 @@ static void on_signal(int sig)
 	flows_stop = 1;
 }
 
-/* "--name VALUE", "--name=VALUE" (or "-x VALUE" for a short name) at
- * argv[*i]: 1 with *val set and *i moved past it, 0 when argv[*i] is
- * another option, -1 (reported) when the value is missing. */
-static int opt_value(int argc, char **argv, int *i, const char *name,
-		     const char **val)
-{
-	size_t n = strlen(name);
-	const char *a = argv[*i];
-
-	if (strncmp(a, name, n))
-		return 0;
-	if (a[n] == '=' && name[1] == '-') {
-		*val = a + n + 1;
-		return 1;
-	}
-	if (a[n])
-		return 0;
-	if (*i + 1 >= argc) {
-		p_err("option '%s' needs an argument", name);
-		return -1;
-	}
-	*val = argv[++*i];
-	return 1;
-}
-
 static int parse_count(const char *s, long *n)
 {
 	char *end;
@@ -121,7 +96,7 @@ static int parse_opts(int argc, char **argv, struct flows_opts *o)
 			o->follow = true;
 			continue;
 		}
-		if ((r = opt_value(argc, argv, &i, "--verdict", &v))) {
+		if ((r = cli_opt_value(argc, argv, &i, "--verdict", &v))) {
 			if (r < 0)
 				return -1;
 			r = flow_verdict_parse(v);
@@ -133,17 +108,17 @@ static int parse_opts(int argc, char **argv, struct flows_opts *o)
 			o->filter.verdict = (enum flow_verdict_filter)r;
 			continue;
 		}
-		if ((r = opt_value(argc, argv, &i, "--from", &o->filter.from)) ||
-		    (r = opt_value(argc, argv, &i, "--to", &o->filter.to)) ||
-		    (r = opt_value(argc, argv, &i, "--policy",
+		if ((r = cli_opt_value(argc, argv, &i, "--from", &o->filter.from)) ||
+		    (r = cli_opt_value(argc, argv, &i, "--to", &o->filter.to)) ||
+		    (r = cli_opt_value(argc, argv, &i, "--policy",
 				   &o->filter.policy)) ||
-		    (r = opt_value(argc, argv, &i, "--file", &o->file))) {
+		    (r = cli_opt_value(argc, argv, &i, "--file", &o->file))) {
 			if (r < 0)
 				return -1;
 			continue;
 		}
-		if ((r = opt_value(argc, argv, &i, "-n", &v)) ||
-		    (r = opt_value(argc, argv, &i, "--lines", &v))) {
+		if ((r = cli_opt_value(argc, argv, &i, "-n", &v)) ||
+		    (r = cli_opt_value(argc, argv, &i, "--lines", &v))) {
 			if (r < 0)
 				return -1;
 			if (parse_count(v, &o->n)) {

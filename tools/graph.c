@@ -69,30 +69,6 @@ struct deny_stats {
 	unsigned long malformed;
 };
 
-/* "--name VALUE" or "--name=VALUE" at argv[*i]: 1 with *val set, 0 for
- * another option, -1 (reported) when the value is missing. */
-static int opt_value(int argc, char **argv, int *i, const char *name,
-		     const char **val)
-{
-	size_t n = strlen(name);
-	const char *a = argv[*i];
-
-	if (strncmp(a, name, n))
-		return 0;
-	if (a[n] == '=') {
-		*val = a + n + 1;
-		return 1;
-	}
-	if (a[n])
-		return 0;
-	if (*i + 1 >= argc) {
-		p_err("option '%s' needs an argument", name);
-		return -1;
-	}
-	*val = argv[++*i];
-	return 1;
-}
-
 static int parse_opts(int argc, char **argv, struct graph_opts *o)
 {
 	const char *v;
@@ -107,7 +83,7 @@ static int parse_opts(int argc, char **argv, struct graph_opts *o)
 			o->denies = true;
 			continue;
 		}
-		if ((r = opt_value(argc, argv, &i, "--format", &v))) {
+		if ((r = cli_opt_value(argc, argv, &i, "--format", &v))) {
 			if (r < 0)
 				return -1;
 			if (!strcmp(v, "text")) {
@@ -124,7 +100,7 @@ static int parse_opts(int argc, char **argv, struct graph_opts *o)
 			o->format_set = true;
 			continue;
 		}
-		if ((r = opt_value(argc, argv, &i, "--reporter", &v))) {
+		if ((r = cli_opt_value(argc, argv, &i, "--reporter", &v))) {
 			if (r < 0)
 				return -1;
 			if (gm_reporter_parse(v, &o->reporter)) {

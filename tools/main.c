@@ -72,6 +72,27 @@ void p_warn(const char *fmt, ...)
 	va_end(ap);
 }
 
+int cli_opt_value(int argc, char **argv, int *i, const char *name, const char **val)
+{
+	size_t n = strlen(name);
+	const char *a = argv[*i];
+
+	if (strncmp(a, name, n))
+		return 0;
+	if (a[n] == '=' && name[1] == '-') {
+		*val = a + n + 1;
+		return 1;
+	}
+	if (a[n])
+		return 0;
+	if (*i + 1 >= argc) {
+		p_err("option '%s' needs an argument", name);
+		return -1;
+	}
+	*val = argv[++*i];
+	return 1;
+}
+
 int cmd_select(const struct cmd *cmds, int argc, char **argv,
 	       const char *object)
 {
