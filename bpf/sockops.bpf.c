@@ -41,11 +41,11 @@ struct {
 } tr_l4_stat SEC(".maps");
 
 
-/* Workload id at an address (0: outside the mesh). */
-static __always_inline __u32 wl_of(__u32 family, const __u32 *ip6, __u32 ip4)
+/* Workload id at an address (0: outside the mesh); *local: on this node. */
+static __always_inline __u32 wl_of(__u32 family, const __u32 *ip6, __u32 ip4, bool *local)
 {
 	struct tr_wl_addr_key k = {};
-	const __u32 *id;
+	const struct tr_wl_addr *w;
 
 	if (family == AF_INET) {
 		k.addr[0] = ip4;
@@ -57,8 +57,32 @@ static __always_inline __u32 wl_of(__u32 family, const __u32 *ip6, __u32 ip4)
 		k.addr[3] = ip6[3];
 		k.family = TR_AF_INET6;
 	}
-	id = bpf_map_lookup_elem(&tr_wl_addr, &k);
-	return id ? *id : 0;
+	w = bpf_map_lookup_elem(&tr_wl_addr, &k);
+	*local = w && (w->flags & TR_WLA_F_LOCAL);
+	return w ? w->workload : 0;
+}
+
+/* The service a backend address and port belong to (0: none or several). */
+static __always_inline __u32 svc_of_backend(__u32 family, const __u32 *ip6, __u32 ip4,
+					    __be16 port)
+{
+	struct tr_lb_rbe_key rk = {};
+	const __u32 *svc;
+
+	if (family == AF_INET) {
+		rk.addr[0] = ip4;
+		rk.family = TR_AF_INET;
+	} else {
+		rk.addr[0] = ip6[0];
+		rk.addr[1] = ip6[1];
+		rk.addr[2] = ip6[2];
+		rk.addr[3] = ip6[3];
+		rk.family = TR_AF_INET6;
+	}
+	rk.port = port;
+	rk.proto = TR_PROTO_TCP;
+	svc = bpf_map_lookup_elem(&tr_lb_rbe, &rk);
+	return svc ? *svc : 0;
 }
 
 static __always_inline void count(const struct tr_l4_key *key, __u64 opened,
@@ -84,14 +108,20 @@ static __always_inline void count(const struct tr_l4_key *key, __u64 opened,
 	v->received_bytes += received;
 }
 
-/* This end's key: who talks to whom, through which service. */
+/*
+ * This end's key: who talks to whom, through which service. *both: the
+ * connecting end's peer is a workload of this node, whose accepting
+ * socket is not counted: this end counts the destination series too (dst).
+ */
 static __always_inline bool sock_key(struct bpf_sock_ops *ctx, bool active,
-				     const struct tr_sk *m, struct tr_l4_key *key)
+				     const struct tr_sk *m, struct tr_l4_key *key,
+				     struct tr_l4_key *dst, bool *both)
 {
 	__u32 fam = ctx->family;
 	__u32 lip6[4] = {}, rip6[4] = {};
 	__u32 lip4 = 0, rip4 = 0;
 	__u32 local, remote;
+	bool local_here, remote_here;
 
 	if (fam == AF_INET) {
 		lip4 = ctx->local_ip4;
@@ -114,8 +144,10 @@ static __always_inline bool sock_key(struct bpf_sock_ops *ctx, bool active,
 	} else {
 		return false;
 	}
-	local = wl_of(fam, lip6, lip4);
-	remote = wl_of(fam, rip6, rip4);
+	local = wl_of(fam, lip6, lip4, &local_here);
+	remote = wl_of(fam, rip6, rip4, &remote_here);
+	/* a local workload's connection to a local workload: both ends here */
+	*both = local && remote && local_here && remote_here;
 
 	__builtin_memset(key, 0, sizeof(*key));
 	key->reporter = active ? TR_REPORTER_SOURCE : TR_REPORTER_DESTINATION;
@@ -126,27 +158,20 @@ static __always_inline bool sock_key(struct bpf_sock_ops *ctx, bool active,
 		/* a VIP connect left its service in the socket's entry */
 		if (m && (m->flags & TR_SK_F_LB))
 			key->svc_id = m->svc_id;
+		if (*both) {
+			*dst = *key;
+			dst->reporter = TR_REPORTER_DESTINATION;
+			/* as the accepting end would name it: the VIP's service, or
+			 * the one its address and port are a backend of */
+			if (!dst->svc_id)
+				dst->svc_id = svc_of_backend(fam, rip6, rip4,
+							     (__be16)(ctx->remote_port >> 16));
+		}
 	} else {
 		/* the accepting side never saw the VIP: the service its own
 		 * address and port are a backend of */
-		struct tr_lb_rbe_key rk = {};
-		const __u32 *svc;
-
-		if (fam == AF_INET) {
-			rk.addr[0] = lip4;
-			rk.family = TR_AF_INET;
-		} else {
-			rk.addr[0] = lip6[0];
-			rk.addr[1] = lip6[1];
-			rk.addr[2] = lip6[2];
-			rk.addr[3] = lip6[3];
-			rk.family = TR_AF_INET6;
-		}
-		rk.port = bpf_htons((__u16)ctx->local_port);
-		rk.proto = TR_PROTO_TCP;
-		svc = bpf_map_lookup_elem(&tr_lb_rbe, &rk);
-		if (svc)
-			key->svc_id = *svc;
+		key->svc_id = svc_of_backend(fam, lip6, lip4,
+					     bpf_htons((__u16)ctx->local_port));
 	}
 	return true;
 }
@@ -160,16 +185,27 @@ static __always_inline bool sock_key(struct bpf_sock_ops *ctx, bool active,
  */
 static __always_inline void on_established(struct bpf_sock_ops *ctx, bool active)
 {
-	__u64 cookie = bpf_get_socket_cookie(ctx);
-	struct tr_sk *m = active ? bpf_map_lookup_elem(&tr_sk, &cookie) : NULL;
-	struct tr_l4_key key;
+	struct tr_sk *m = NULL;
+	struct tr_l4_key key, dst;
+	bool both = false;
+	__u64 cookie;
 
-	if (!sock_key(ctx, active, m, &key))
+	if (active) {
+		cookie = bpf_get_socket_cookie(ctx);
+		m = bpf_map_lookup_elem(&tr_sk, &cookie);
+	}
+	if (!sock_key(ctx, active, m, &key, &dst, &both))
 		return;
+	if (!active && both)
+		return; /* the connecting end, on this node too, counts it */
 	if (m)
 		m->flags |= TR_SK_F_COUNTED; /* sock_release keeps it for the close */
 	count(&key, 1, 0, 0, 0);
 	stat_inc(TR_STAT_L4_OPENED);
+	if (both) {
+		count(&dst, 1, 0, 0, 0);
+		stat_inc(TR_STAT_L4_OPENED);
+	}
 	bpf_sock_ops_cb_flags_set(ctx, ctx->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG |
 				       (active ? BPF_SOCK_OPS_RTO_CB_FLAG : 0));
 }
@@ -201,10 +237,10 @@ static __always_inline __u8 fins_at_close(__u32 old)
 
 static __always_inline void on_state(struct bpf_sock_ops *ctx)
 {
-	struct tr_l4_key key;
+	struct tr_l4_key key, dst;
 	struct tr_sk *m;
 	__u64 cookie, out, in;
-	bool active;
+	bool active, both = false;
 	__u8 fins;
 
 	/* only sockets counted at establishment ask for state changes, and
@@ -214,7 +250,7 @@ static __always_inline void on_state(struct bpf_sock_ops *ctx)
 	active = ctx->bpf_sock_ops_cb_flags & BPF_SOCK_OPS_RTO_CB_FLAG;
 	cookie = bpf_get_socket_cookie(ctx);
 	m = active ? bpf_map_lookup_elem(&tr_sk, &cookie) : NULL;
-	if (!sock_key(ctx, active, m, &key))
+	if (!sock_key(ctx, active, m, &key, &dst, &both))
 		return;
 	fins = fins_at_close(ctx->args[0]);
 	/*
@@ -231,11 +267,18 @@ static __always_inline void on_state(struct bpf_sock_ops *ctx)
 		out--;
 	if ((fins & TR_SK_FIN_RECEIVED) && in)
 		in--;
-	if (active)
+	if (active) {
 		count(&key, 0, 1, in, out); /* response in, request out */
-	else
+		stat_inc(TR_STAT_L4_CLOSED);
+		if (both) {
+			/* the same connection as the accepting end saw it */
+			count(&dst, 0, 1, in, out);
+			stat_inc(TR_STAT_L4_CLOSED);
+		}
+	} else {
 		count(&key, 0, 1, out, in);
-	stat_inc(TR_STAT_L4_CLOSED);
+		stat_inc(TR_STAT_L4_CLOSED);
+	}
 	/* a VIP connect's entry, kept by sock_release for this moment */
 	if (m)
 		bpf_map_delete_elem(&tr_sk, &cookie);

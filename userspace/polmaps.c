@@ -45,16 +45,16 @@ static int wla_adopt(int fd, struct polmaps_state *st)
 
 	while (!err) {
 		struct wl_addr_entry *items;
-		uint32_t id;
+		struct tr_wl_addr v;
 
 		k = nk;
-		if (!bpf_map_lookup_elem(fd, &k, &id)) {
+		if (!bpf_map_lookup_elem(fd, &k, &v)) {
 			items = realloc(st->wla, (st->n_wla + 1) * sizeof(*items));
 			if (!items)
 				return -ENOMEM;
 			st->wla = items;
 			st->wla[st->n_wla].key = k;
-			st->wla[st->n_wla].id = id;
+			st->wla[st->n_wla].val = v;
 			st->n_wla++;
 		}
 		err = bpf_map_get_next_key(fd, &k, &nk);
@@ -87,15 +87,17 @@ static void wla_sync(int fd, struct polmaps_state *st, const struct tr_policy_co
 
 			memcpy(e->key.addr, pod->ips[k].bytes, pod->ips[k].family == AF_INET ? 4 : 16);
 			e->key.family = pod->ips[k].family == AF_INET ? TR_AF_INET : TR_AF_INET6;
-			e->id = wl_ids[w];
+			e->val.workload = wl_ids[w];
+			e->val.flags = pc->workloads[w].local ? TR_WLA_F_LOCAL : 0;
 		}
 	}
 	qsort(want, n, sizeof(*want), wla_cmp);
 	while (i < n || j < st->n_wla) {
 		int cmp = i == n ? 1 : j == st->n_wla ? -1 : wla_cmp(&want[i], &st->wla[j]);
 
-		if (cmp <= 0 && (cmp < 0 || want[i].id != st->wla[j].id) &&
-		    bpf_map_update_elem(fd, &want[i].key, &want[i].id, BPF_ANY))
+		if (cmp <= 0 &&
+		    (cmp < 0 || memcmp(&want[i].val, &st->wla[j].val, sizeof(want[i].val))) &&
+		    bpf_map_update_elem(fd, &want[i].key, &want[i].val, BPF_ANY))
 			log_warn("cannot write map %s: %s", TR_MAP_WL_ADDR, strerror(errno));
 		if (cmp > 0)
 			bpf_map_delete_elem(fd, &st->wla[j].key);

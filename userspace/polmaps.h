@@ -25,7 +25,7 @@ struct tr_pol_fds {
 
 struct wl_addr_entry {
 	struct tr_wl_addr_key key;
-	uint32_t id;
+	struct tr_wl_addr val;
 };
 
 /* What this node knows of a workload beyond the manifests. */

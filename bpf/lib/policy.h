@@ -113,7 +113,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, TR_MAX_WORKLOADS * 2);
 	__type(key, struct tr_wl_addr_key);
-	__type(value, __u32);
+	__type(value, struct tr_wl_addr);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } tr_wl_addr SEC(".maps");

@@ -9,7 +9,10 @@
  * standard TCP metrics come from the ids (workloads, services). The key
  * is derived at establishment and again at TCP_CLOSE (no per-connection
  * state besides a VIP connect's entry): a connection whose workloads are
- * reconfigured while it is open closes under the new key.
+ * reconfigured while it is open closes under the new key. When both ends
+ * are workloads of this node, the connecting end counts both series
+ * (reporter source and destination are then identical) and the accepting
+ * socket is not counted at all: half the work for node-local traffic.
  */
 #ifndef TRESTLE_METRICS_H
 #define TRESTLE_METRICS_H
@@ -54,6 +57,13 @@ struct tr_wl_addr_key {
 	__be32 addr[4]; /* IPv4 in [0] */
 	__u8 family;    /* TR_AF_* */
 	__u8 pad[3];
+};
+
+#define TR_WLA_F_LOCAL 0x1u /* the workload runs on this node */
+
+struct tr_wl_addr {
+	__u32 workload; /* tr_wl_info id */
+	__u32 flags;    /* TR_WLA_F_* */
 };
 
 /* tr_sk.flags */

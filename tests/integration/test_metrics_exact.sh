@@ -52,7 +52,8 @@ m_wait() {
 t_mesh2
 {
 	# b3 backs only db (its Pod still labelled app=web): the accepting side
-	# names db; b1 backs web and solo: the accepting side cannot tell which
+	# on n2 names db by b3's address; b1 (n1) backs web and solo: on one
+	# node the connecting end counts both series, with the service used
 	t_web "b1 b2"
 	y_pod b3 n2 "${T_V4[b3]} ${T_V6[b3]}" "app=web version=v1"
 	y_service db "10.96.0.20" "tcp:TCP:80:8080"
@@ -78,7 +79,7 @@ DST_DB=(reporter=destination source_workload=client source_principal=$P/client
 SRC_SOLO=(reporter=source source_workload=client destination_principal=$P/b1
 	destination_service_name=solo)
 DST_SOLO=(reporter=destination source_workload=client destination_principal=$P/b1
-	destination_service=unknown)
+	destination_service=solo.default.svc.cluster.local)
 
 # Nothing counted before the traffic (a fresh agent: the counters start at 0).
 before1=$(m_scrape n1) && before2=$(m_scrape n2) || t_abort scrape "no /metrics"

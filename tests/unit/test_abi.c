@@ -37,6 +37,7 @@ _Static_assert(sizeof(struct tr_revnat) == 24, "tr_revnat size");
 _Static_assert(sizeof(struct tr_sk) == 60, "tr_sk size");
 _Static_assert(sizeof(struct tr_lb_rbe_key) == 20, "tr_lb_rbe_key size");
 _Static_assert(sizeof(struct tr_wl_addr_key) == 20, "tr_wl_addr_key size");
+_Static_assert(sizeof(struct tr_wl_addr) == 8, "tr_wl_addr size");
 _Static_assert(offsetof(struct tr_sk, key) == 44, "tr_sk.key");
 
 static const char *const map_names[] = {
