@@ -24,6 +24,7 @@
 #include <trestle/maps.h>
 
 #include "cli.h"
+#include "linereader.h"
 
 #define AUDIT_FILE "audit.jsonl"
 #define AUDIT_DEFAULT_N 20
@@ -637,121 +638,10 @@ out:
 	return err;
 }
 
-/* ------------------------------------------------------------------ */
 /* the current file, read through one fd so --follow misses nothing */
-
-struct reader {
-	int fd;
-	dev_t dev;
-	ino_t ino;
-	off_t off;
-	char *buf;
-	size_t len, cap;
-};
-
-static int reader_open(struct reader *r, const char *path)
+static int reader_drain(struct linereader *r, lr_line_fn cb, void *ctx)
 {
-	struct stat st;
-	int fd, err;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st)) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		close(fd);
-		return -EISDIR;
-	}
-	r->fd = fd;
-	r->dev = st.st_dev;
-	r->ino = st.st_ino;
-	r->off = 0;
-	r->len = 0;
-	return 0;
-}
-
-static void reader_close(struct reader *r)
-{
-	if (r->fd >= 0)
-		close(r->fd);
-	r->fd = -1;
-	r->len = 0;
-}
-
-/* Complete lines to cb; the unterminated tail stays in r->buf. */
-static int reader_drain(struct reader *r, int (*cb)(void *ctx, const char *s, size_t len),
-			void *ctx)
-{
-	char chunk[65536];
-	ssize_t got;
-	int err;
-
-	for (;;) {
-		const char *p, *nl;
-		size_t left;
-
-		got = read(r->fd, chunk, sizeof(chunk));
-		if (got < 0) {
-			if (errno == EINTR) {
-				if (audit_stop)
-					return 0;
-				continue;
-			}
-			return -errno;
-		}
-		if (!got)
-			return 0;
-		r->off += got;
-		p = chunk;
-		left = (size_t)got;
-		while (left && (nl = memchr(p, '\n', left))) {
-			size_t n = (size_t)(nl - p);
-
-			if (r->len) {
-				if (r->len + n > r->cap) {
-					char *b = realloc(r->buf, r->len + n);
-
-					if (!b)
-						return -ENOMEM;
-					r->buf = b;
-					r->cap = r->len + n;
-				}
-				memcpy(r->buf + r->len, p, n);
-				err = cb(ctx, r->buf, r->len + n);
-				r->len = 0;
-			} else {
-				err = cb(ctx, p, n);
-			}
-			if (err)
-				return err;
-			p = nl + 1;
-			left -= n + 1;
-		}
-		if (left) {
-			if (r->len + left > AUDIT_MAX_LINE) {
-				r->len = 0; /* an over-long line: dropped */
-				continue;
-			}
-			if (r->len + left > r->cap) {
-				size_t cap = r->cap ? r->cap : 65536;
-				char *b;
-
-				while (cap < r->len + left)
-					cap *= 2;
-				b = realloc(r->buf, cap);
-				if (!b)
-					return -ENOMEM;
-				r->buf = b;
-				r->cap = cap;
-			}
-			memcpy(r->buf + r->len, p, left);
-			r->len += left;
-		}
-	}
+	return lr_drain(r, cb, ctx, NULL, &audit_stop);
 }
 
 struct keep_ctx {
@@ -786,7 +676,7 @@ static void sleep_poll(void)
 }
 
 /* Follow the current file by path across rotation and truncation. */
-static int follow(struct reader *r, struct audit_run *run)
+static int follow(struct linereader *r, struct audit_run *run)
 {
 	struct sigaction sa = {};
 	struct stat st;
@@ -815,17 +705,16 @@ static int follow(struct reader *r, struct audit_run *run)
 			 * drain above, before the rename, is read here */
 			if (r->fd >= 0 && (err = reader_drain(r, stream_cb, run)))
 				return err;
-			reader_close(r);
-			err = reader_open(r, run->path);
+			lr_close(r);
+			err = lr_open(r, run->path, false);
 			if (err && err != -ENOENT)
 				return err;
 			continue;
 		}
 		if (st.st_size < r->off) {
-			if (lseek(r->fd, 0, SEEK_SET) < 0)
-				return -errno;
-			r->off = 0;
-			r->len = 0;
+			err = lr_rewind(r); /* truncated */
+			if (err)
+				return err;
 			continue;
 		}
 		if (st.st_size == r->off)
@@ -916,7 +805,7 @@ static int audit_path(const struct audit_opts *o, char *path, size_t len)
 	return 0;
 }
 
-static bool same_file(const char *path, const struct reader *r)
+static bool same_file(const char *path, const struct linereader *r)
 {
 	struct stat st;
 
@@ -926,7 +815,7 @@ static bool same_file(const char *path, const struct reader *r)
 static int do_audit_show(int argc, char **argv)
 {
 	struct lines *hist = NULL; /* [0]: the current file, then older ones */
-	struct reader r = { .fd = -1 };
+	struct linereader r = { .fd = -1, .max_line = AUDIT_MAX_LINE };
 	struct audit_run run = {};
 	struct audit_opts o;
 	size_t nfiles = 0, total = 0, i, k;
@@ -945,7 +834,7 @@ static int do_audit_show(int argc, char **argv)
 		return -1;
 	}
 
-	err = reader_open(&r, run.path);
+	err = lr_open(&r, run.path, false);
 	if (err == -ENOENT && o.follow) {
 		fprintf(stderr, "%s does not exist yet, waiting for it\n", run.path);
 	} else if (err) {
@@ -1032,8 +921,7 @@ out:
 	for (i = 0; i < nfiles; i++)
 		lines_free(&hist[i]);
 	free(hist);
-	free(r.buf);
-	reader_close(&r);
+	lr_free(&r);
 	return ret;
 }
 

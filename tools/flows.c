@@ -24,6 +24,7 @@
 
 #include "cli.h"
 #include "flowfilter.h"
+#include "linereader.h"
 
 #define FLOWS_FILE "flows.jsonl"
 #define FLOWS_DEFAULT_N 50
@@ -38,16 +39,6 @@ struct flows_opts {
 	const char *file;
 };
 
-/* Lines of the file as they arrive: complete lines go to a callback. */
-struct reader {
-	int fd;
-	dev_t dev;
-	ino_t ino;
-	off_t off;      /* bytes read from fd */
-	char *buf;      /* the incomplete line so far */
-	size_t len, cap;
-	bool skipping;  /* inside an over-long line: drop up to its newline */
-};
 
 struct flows_run {
 	const struct flows_opts *o;
@@ -317,122 +308,17 @@ static int on_line(struct flows_run *run, const char *line, size_t len,
 	return 0;
 }
 
-static int reader_open(struct reader *r, const char *path)
+/* A complete line of the flow log. */
+static int flows_line(void *ctx, const char *line, size_t len)
 {
-	struct stat st;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st)) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		close(fd);
-		return -EISDIR;
-	}
-	r->fd = fd;
-	r->dev = st.st_dev;
-	r->ino = st.st_ino;
-	r->off = 0;
-	r->len = 0;
-	r->skipping = false;
-	return 0;
+	return on_line(ctx, line, len, true);
 }
 
-static void reader_close(struct reader *r)
+/* Everything readable now; while streaming, a signal stops it. */
+static int reader_drain(struct linereader *r, struct flows_run *run)
 {
-	if (r->fd >= 0)
-		close(r->fd);
-	r->fd = -1;
-	r->len = 0;
-	r->skipping = false;
-}
-
-static int reader_keep(struct reader *r, const char *p, size_t n)
-{
-	if (r->skipping || !n)
-		return 0;
-	if (r->len + n > FLOWS_MAX_LINE) {
-		r->skipping = true; /* counted when its newline comes */
-		r->len = 0;
-		return 0;
-	}
-	if (r->len + n > r->cap) {
-		size_t cap = r->cap ? r->cap : 4096;
-		char *b;
-
-		while (cap < r->len + n)
-			cap *= 2;
-		b = realloc(r->buf, cap);
-		if (!b)
-			return -ENOMEM;
-		r->buf = b;
-		r->cap = cap;
-	}
-	memcpy(r->buf + r->len, p, n);
-	r->len += n;
-	return 0;
-}
-
-/* Everything readable now; complete lines go to on_line(). */
-static int reader_drain(struct reader *r, struct flows_run *run)
-{
-	char chunk[65536];
-	ssize_t got;
-	int err;
-
-	while (!flows_stop || !run->streaming) {
-		const char *p, *nl;
-		size_t left;
-
-		got = read(r->fd, chunk, sizeof(chunk));
-		if (got < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (!got)
-			return 0;
-		r->off += got;
-		p = chunk;
-		left = (size_t)got;
-		while (left && (nl = memchr(p, '\n', left))) {
-			size_t n = (size_t)(nl - p);
-
-			if (r->skipping) {
-				r->skipping = false;
-				run->malformed++;
-			} else if (r->len) {
-				err = reader_keep(r, p, n);
-				if (err)
-					return err;
-				if (r->skipping) {
-					r->skipping = false;
-					run->malformed++;
-				} else {
-					err = on_line(run, r->buf, r->len, true);
-					if (err)
-						return err;
-				}
-				r->len = 0;
-			} else {
-				err = on_line(run, p, n, true);
-				if (err)
-					return err;
-			}
-			p = nl + 1;
-			left -= n + 1;
-		}
-		err = reader_keep(r, p, left);
-		if (err)
-			return err;
-	}
-	return 0;
+	return lr_drain(r, flows_line, run, &run->malformed,
+			run->streaming ? &flows_stop : NULL);
 }
 
 static void print_history(struct flows_run *run)
@@ -468,7 +354,7 @@ static void sleep_poll(void)
  * Truncated (shorter than what was read): read again from the start.
  * Removed and not yet recreated: keep waiting.
  */
-static int follow(struct reader *r, struct flows_run *run)
+static int follow(struct linereader *r, struct flows_run *run)
 {
 	struct sigaction sa = {};
 	bool waiting = r->fd < 0;
@@ -503,8 +389,8 @@ static int follow(struct reader *r, struct flows_run *run)
 				if (err)
 					return err;
 			}
-			reader_close(r);
-			err = reader_open(r, run->path);
+			lr_close(r);
+			err = lr_open(r, run->path, false);
 			if (err == -ENOENT)
 				continue;
 			if (err)
@@ -517,11 +403,9 @@ static int follow(struct reader *r, struct flows_run *run)
 			continue;
 		}
 		if (st.st_size < r->off) {
-			if (lseek(r->fd, 0, SEEK_SET) < 0)
-				return -errno;
-			r->off = 0;
-			r->len = 0;
-			r->skipping = false;
+			err = lr_rewind(r); /* truncated */
+			if (err)
+				return err;
 			continue;
 		}
 		if (st.st_size == r->off)
@@ -532,11 +416,12 @@ static int follow(struct reader *r, struct flows_run *run)
 
 static int do_flows_show(int argc, char **argv)
 {
-	struct reader r = { .fd = -1 };
+	struct linereader r;
 	struct flows_run run = {};
 	struct flows_opts o;
 	int ret = -1, err;
 
+	lr_init(&r, FLOWS_MAX_LINE);
 	if (parse_opts(argc, argv, &o))
 		return -1;
 	run.o = &o;
@@ -550,7 +435,7 @@ static int do_flows_show(int argc, char **argv)
 		}
 	}
 
-	err = reader_open(&r, run.path);
+	err = lr_open(&r, run.path, false);
 	if (err == -ENOENT && o.follow) {
 		fprintf(stderr, "%s does not exist yet, waiting for it\n",
 			run.path);
@@ -601,8 +486,7 @@ out:
 	for (size_t i = 0; i < run.ring_n; i++)
 		free(run.ring[i]);
 	free(run.ring);
-	free(r.buf);
-	reader_close(&r);
+	lr_free(&r);
 	return ret;
 }
 

@@ -32,6 +32,7 @@
 #include <trestle/metrics.h>
 
 #include "cli.h"
+#include "linereader.h"
 #include "flowfilter.h"
 #include "graphmodel.h"
 
@@ -70,13 +71,7 @@ struct sample {
 /* The flow log, followed from its end as it was at the start. */
 struct tail {
 	char path[4096];
-	int fd;
-	dev_t dev;
-	ino_t ino;
-	off_t off;
-	char *buf;
-	size_t len, cap;
-	bool skipping; /* inside an over-long line */
+	struct linereader lr;
 };
 
 struct top_fds {
@@ -345,32 +340,12 @@ static void count_endpoints(struct be_ctx *c)
 
 static int tail_open(struct tail *t, bool at_end)
 {
-	struct stat st;
-	int fd;
-
-	fd = open(t->path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return -EINVAL;
-	}
-	t->fd = fd;
-	t->dev = st.st_dev;
-	t->ino = st.st_ino;
-	t->off = at_end ? st.st_size : 0;
-	if (at_end && lseek(fd, t->off, SEEK_SET) < 0)
-		t->off = 0;
-	t->len = 0;
-	t->skipping = false;
-	return 0;
+	return lr_open(&t->lr, t->path, at_end);
 }
 
 static void tail_close(struct tail *t)
 {
-	if (t->fd >= 0)
-		close(t->fd);
-	t->fd = -1;
+	lr_free(&t->lr);
 }
 
 static void on_flow_line(const char *line, size_t len, struct sample *s,
@@ -392,93 +367,44 @@ static void on_flow_line(const char *line, size_t len, struct sample *s,
 	fj_free(&rec);
 }
 
-static int tail_keep(struct tail *t, const char *p, size_t n)
-{
-	if (t->skipping || !n)
-		return 0;
-	if (t->len + n > TOP_MAX_LINE) {
-		t->skipping = true;
-		t->len = 0;
-		return 0;
-	}
-	if (t->len + n > t->cap) {
-		size_t cap = t->cap ? t->cap : 4096;
-		char *b;
+struct flow_line_ctx {
+	struct sample *s;
+	const struct be_ctx *bes;
+};
 
-		while (cap < t->len + n)
-			cap *= 2;
-		b = realloc(t->buf, cap);
-		if (!b)
-			return -ENOMEM;
-		t->buf = b;
-		t->cap = cap;
-	}
-	memcpy(t->buf + t->len, p, n);
-	t->len += n;
+static int flow_line(void *ctx, const char *line, size_t len)
+{
+	struct flow_line_ctx *c = ctx;
+
+	on_flow_line(line, len, c->s, c->bes);
 	return 0;
 }
 
 /* New complete lines since the last call, across rotation and truncation. */
 static int tail_read(struct tail *t, struct sample *s, const struct be_ctx *bes)
 {
-	char chunk[65536];
+	struct flow_line_ctx c = { s, bes };
 	struct stat st;
-	ssize_t got;
 	int err;
 
 	if (!t->path[0])
 		return 0;
-	if (t->fd < 0) {
+	if (t->lr.fd < 0) {
 		err = tail_open(t, false); /* appeared since: all of it is new */
 		if (err)
 			return err == -ENOENT ? 0 : err;
 	} else if (!stat(t->path, &st) &&
-		   (st.st_dev != t->dev || st.st_ino != t->ino)) {
-		tail_close(t); /* rotated: the new file from its start */
+		   (st.st_dev != t->lr.dev || st.st_ino != t->lr.ino)) {
+		lr_close(&t->lr); /* rotated: the new file from its start */
 		err = tail_open(t, false);
 		if (err)
 			return err == -ENOENT ? 0 : err;
-	} else if (!fstat(t->fd, &st) && st.st_size < t->off) {
-		if (lseek(t->fd, 0, SEEK_SET) < 0) /* truncated */
-			return -errno;
-		t->off = 0;
-		t->len = 0;
-		t->skipping = false;
-	}
-	for (;;) {
-		const char *p = chunk, *nl;
-		size_t left;
-
-		got = read(t->fd, chunk, sizeof(chunk));
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0)
-			return -errno;
-		if (!got)
-			return 0;
-		t->off += got;
-		left = (size_t)got;
-		while (left && (nl = memchr(p, '\n', left))) {
-			size_t n = (size_t)(nl - p);
-
-			if (t->skipping) {
-				t->skipping = false;
-			} else if (t->len) {
-				if ((err = tail_keep(t, p, n)))
-					return err;
-				if (!t->skipping)
-					on_flow_line(t->buf, t->len, s, bes);
-				t->skipping = false;
-				t->len = 0;
-			} else {
-				on_flow_line(p, n, s, bes);
-			}
-			p = nl + 1;
-			left -= n + 1;
-		}
-		if ((err = tail_keep(t, p, left)))
+	} else if (!fstat(t->lr.fd, &st) && st.st_size < t->lr.off) {
+		err = lr_rewind(&t->lr); /* truncated */
+		if (err)
 			return err;
 	}
+	return lr_drain(&t->lr, flow_line, &c, NULL, NULL);
 }
 
 /* Read everything for one refresh into s (s->v freed by the caller). */
@@ -589,7 +515,7 @@ static const char *proto_str(__u8 proto)
 static void print_sample(const struct sample *prev, struct sample *cur,
 			 const struct tail *t, bool tty, long refresh)
 {
-	bool have_flows = t->fd >= 0;
+	bool have_flows = t->lr.fd >= 0;
 	struct svc_row *rows;
 	char when[32], fmt[32];
 	struct timespec now;
@@ -699,7 +625,7 @@ static void sleep_until(const struct timespec *start, long ms)
 static int do_show(int argc, char **argv)
 {
 	struct top_fds f = { -1, -1, -1, -1 };
-	struct tail t = { .fd = -1 };
+	struct tail t = { .lr = { .fd = -1, .max_line = TOP_MAX_LINE } };
 	struct sample a = {}, b = {}, *prev = &a, *cur = &b, *tmp;
 	struct sigaction sa = {};
 	struct top_opts o;
@@ -752,7 +678,6 @@ static int do_show(int argc, char **argv)
 out:
 	free(a.v);
 	free(b.v);
-	free(t.buf);
 	tail_close(&t);
 	fds_close(&f);
 	return ret;
