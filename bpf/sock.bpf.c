@@ -14,11 +14,16 @@
  * at the (translated) address, so connecting to a backend's address
  * directly is checked exactly like connecting through the VIP. A denied
  * connect fails with EPERM and no packet leaves.
+ *
+ * Last, a TCP connect to a workload on another node that takes mTLS is
+ * steered to this node's agent (tunnel.h), which encrypts it; the
+ * workload still sees the address it asked for (getpeername).
  */
 #include "lib/common.h"
 #include "lib/stats.h"
 #include "lib/lb.h"
 #include "lib/policy.h"
+#include "lib/tunnel.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -252,8 +257,15 @@ static __always_inline const struct tr_ipinfo *pol_self(const struct pol_ctx *pc
  * not checked here: tc checks them at the destination. Returns the verdict
  * for the hook.
  */
+/* Who a connect is from and to, for the steering after the verdict. */
+struct sock_who {
+	const struct tr_ipinfo *src; /* NULL: not a workload (or no policy state) */
+	const struct tr_ipinfo *dst;
+};
+
 static __always_inline int pol_sock(struct bpf_sock_addr *ctx, const __be32 *daddr,
-				    __u8 family, __be16 dport, __u8 hook)
+				    __u8 family, __be16 dport, __u8 hook,
+				    struct sock_who *who)
 {
 	const struct tr_ipinfo *src, *dst;
 	struct pol_decision d;
@@ -261,12 +273,16 @@ static __always_inline int pol_sock(struct bpf_sock_addr *ctx, const __be32 *dad
 	struct pol_ctx pc;
 	__u64 cgid = 0;
 
+	who->src = NULL;
+	who->dst = NULL;
 	if (!pol_begin(&pc))
 		return SYS_PROCEED;
 	src = pol_self(&pc, &cgid);
 	if (!src)
 		return SYS_PROCEED;
 	dst = family == TR_AF_INET ? pol_ip4(&pc, daddr[0]) : pol_ip6(&pc, daddr);
+	who->src = src;
+	who->dst = dst;
 	if (!dst || !dst->dst_class)
 		return SYS_PROCEED; /* no policy selects the destination */
 
@@ -292,14 +308,16 @@ static __always_inline int pol_sock(struct bpf_sock_addr *ctx, const __be32 *dad
 	return d.action == TR_ACT_ALLOW ? SYS_PROCEED : SYS_REJECT;
 }
 
-static __always_inline int pol_sock4(struct bpf_sock_addr *ctx, __u8 hook)
+static __always_inline int pol_sock4(struct bpf_sock_addr *ctx, __u8 hook,
+				     struct sock_who *who)
 {
 	__be32 daddr[4] = { ctx->user_ip4 };
 
-	return pol_sock(ctx, daddr, TR_AF_INET, (__be16)ctx->user_port, hook);
+	return pol_sock(ctx, daddr, TR_AF_INET, (__be16)ctx->user_port, hook, who);
 }
 
-static __always_inline int pol_sock6(struct bpf_sock_addr *ctx, __u8 hook)
+static __always_inline int pol_sock6(struct bpf_sock_addr *ctx, __u8 hook,
+				     struct sock_who *who)
 {
 	__be32 daddr[4];
 
@@ -309,41 +327,145 @@ static __always_inline int pol_sock6(struct bpf_sock_addr *ctx, __u8 hook)
 	daddr[3] = ctx->user_ip6[3];
 	if (ip6_is_v4mapped(daddr)) {
 		daddr[0] = daddr[3];
-		return pol_sock(ctx, daddr, TR_AF_INET, (__be16)ctx->user_port, hook);
+		return pol_sock(ctx, daddr, TR_AF_INET, (__be16)ctx->user_port, hook, who);
 	}
-	return pol_sock(ctx, daddr, TR_AF_INET6, (__be16)ctx->user_port, hook);
+	return pol_sock(ctx, daddr, TR_AF_INET6, (__be16)ctx->user_port, hook, who);
+}
+
+/*
+ * Steer an authorized TCP connect to the agent when its destination is a
+ * workload on another node whose port takes mTLS. The socket's entry keeps
+ * the real destination for sockops (which hands it to the agent) and the
+ * address the application asked for, shown by getpeername as for a VIP.
+ */
+static __always_inline int tun_steer(struct bpf_sock_addr *ctx, const struct sock_who *who,
+				     bool v6)
+{
+	const struct tr_tun_cfg *cfg;
+	struct tr_sk *m, fresh = {};
+	__be32 dst[4] = {};
+	__be16 dport = (__be16)ctx->user_port;
+	__u64 cookie;
+	bool mapped = false;
+	__u8 family = TR_AF_INET;
+
+	if (ctx->protocol != IPPROTO_TCP || !who->src || !who->dst ||
+	    (who->dst->flags & (TR_IP_F_WORKLOAD | TR_IP_F_LOCAL)) != TR_IP_F_WORKLOAD)
+		return SYS_PROCEED;
+	cfg = tun_cfg();
+	if (!cfg || tun_mode(who->dst->workload, bpf_ntohs(dport)) == TR_MTLS_DISABLE)
+		return SYS_PROCEED;
+	if (v6) {
+		dst[0] = ctx->user_ip6[0];
+		dst[1] = ctx->user_ip6[1];
+		dst[2] = ctx->user_ip6[2];
+		dst[3] = ctx->user_ip6[3];
+		mapped = ip6_is_v4mapped(dst);
+		if (mapped) {
+			dst[0] = dst[3];
+			dst[1] = dst[2] = dst[3] = 0;
+		} else {
+			family = TR_AF_INET6;
+		}
+	} else {
+		dst[0] = ctx->user_ip4;
+	}
+	/* never in clear: no agent address of the family, no connection */
+	if (family == TR_AF_INET ? !cfg->node4
+				 : !(cfg->node6[0] | cfg->node6[1] | cfg->node6[2] | cfg->node6[3]))
+		return refuse(TR_REASON_TUNNEL_UNAVAILABLE);
+
+	cookie = bpf_get_socket_cookie(ctx);
+	m = bpf_map_lookup_elem(&tr_sk, &cookie);
+	if (!m || !(m->flags & TR_SK_F_LB)) {
+		/* a direct connect: the application asked for the backend */
+		fresh.vip[0] = dst[0];
+		fresh.vip[1] = dst[1];
+		fresh.vip[2] = dst[2];
+		fresh.vip[3] = dst[3];
+		fresh.vport = dport;
+		fresh.family = family;
+		fresh.flags = TR_SK_F_LB;
+		if (bpf_map_update_elem(&tr_sk, &cookie, &fresh, BPF_ANY)) {
+			stat_inc(TR_STAT_SK_FULL);
+			return refuse(TR_REASON_TUNNEL_UNAVAILABLE);
+		}
+		m = bpf_map_lookup_elem(&tr_sk, &cookie);
+		if (!m)
+			return refuse(TR_REASON_TUNNEL_UNAVAILABLE);
+	}
+	m->orig[0] = dst[0];
+	m->orig[1] = dst[1];
+	m->orig[2] = dst[2];
+	m->orig[3] = dst[3];
+	m->oport = dport;
+	m->src_wl = who->src->workload;
+	m->dst_wl = who->dst->workload;
+	m->flags |= TR_SK_F_TUNNEL;
+	m->bport = bpf_htons(TR_TUN_OUTBOUND_PORT);
+	if (family == TR_AF_INET) {
+		m->backend[0] = cfg->node4;
+		if (mapped)
+			ctx->user_ip6[3] = cfg->node4;
+		else
+			ctx->user_ip4 = cfg->node4;
+	} else {
+		m->backend[0] = cfg->node6[0];
+		m->backend[1] = cfg->node6[1];
+		m->backend[2] = cfg->node6[2];
+		m->backend[3] = cfg->node6[3];
+		ctx->user_ip6[0] = cfg->node6[0];
+		ctx->user_ip6[1] = cfg->node6[1];
+		ctx->user_ip6[2] = cfg->node6[2];
+		ctx->user_ip6[3] = cfg->node6[3];
+	}
+	ctx->user_port = bpf_htons(TR_TUN_OUTBOUND_PORT);
+	stat_inc(TR_STAT_TUN_STEERED);
+	return SYS_PROCEED;
 }
 
 SEC("cgroup/connect4")
 int tr_connect4(struct bpf_sock_addr *ctx)
 {
+	struct sock_who who;
+
 	if (lb4_xlate(ctx, ctx->user_ip4, false, TR_STAT_LB_CONNECT, true) != SYS_PROCEED)
 		return SYS_REJECT;
-	return pol_sock4(ctx, TR_HOOK_CONNECT);
+	if (pol_sock4(ctx, TR_HOOK_CONNECT, &who) != SYS_PROCEED)
+		return SYS_REJECT;
+	return tun_steer(ctx, &who, false);
 }
 
 SEC("cgroup/connect6")
 int tr_connect6(struct bpf_sock_addr *ctx)
 {
+	struct sock_who who;
+
 	if (lb6_xlate(ctx, TR_STAT_LB_CONNECT, true) != SYS_PROCEED)
 		return SYS_REJECT;
-	return pol_sock6(ctx, TR_HOOK_CONNECT);
+	if (pol_sock6(ctx, TR_HOOK_CONNECT, &who) != SYS_PROCEED)
+		return SYS_REJECT;
+	return tun_steer(ctx, &who, true);
 }
 
 SEC("cgroup/sendmsg4")
 int tr_sendmsg4(struct bpf_sock_addr *ctx)
 {
+	struct sock_who who;
+
 	if (lb4_xlate(ctx, ctx->user_ip4, false, TR_STAT_LB_SENDMSG, false) != SYS_PROCEED)
 		return SYS_REJECT;
-	return pol_sock4(ctx, TR_HOOK_SENDMSG);
+	return pol_sock4(ctx, TR_HOOK_SENDMSG, &who);
 }
 
 SEC("cgroup/sendmsg6")
 int tr_sendmsg6(struct bpf_sock_addr *ctx)
 {
+	struct sock_who who;
+
 	if (lb6_xlate(ctx, TR_STAT_LB_SENDMSG, false) != SYS_PROCEED)
 		return SYS_REJECT;
-	return pol_sock6(ctx, TR_HOOK_SENDMSG);
+	return pol_sock6(ctx, TR_HOOK_SENDMSG, &who);
 }
 
 SEC("cgroup/recvmsg4")

@@ -9,11 +9,16 @@
  * counted as opened. Its key is kept in socket storage; when the socket
  * reaches TCP_CLOSE it is counted as closed with its byte counts, once.
  * Counting happens per connection event, never per packet.
+ *
+ * It also hands connections steered to the agent for mTLS (tunnel.h) over:
+ * at establishment, the real destination goes into tr_tun_orig under the
+ * workload socket's own address and port, where the agent finds it.
  */
 #include "lib/common.h"
 #include "lib/stats.h"
 #include "lib/lb.h"
 #include "lib/policy.h"
+#include "lib/tunnel.h"
 
 #include <trestle/metrics.h>
 
@@ -144,14 +149,42 @@ static __always_inline bool sock_key(struct bpf_sock_ops *ctx, bool active,
 	} else {
 		return false;
 	}
+	__u8 security = TR_SECURITY_NONE;
+
 	local = wl_of(fam, lip6, lip4, &local_here);
-	remote = wl_of(fam, rip6, rip4, &remote_here);
+	if (m && (m->flags & TR_SK_F_TUNNEL)) {
+		/* the peer is the agent; the connection is to m's workload */
+		remote = m->dst_wl;
+		remote_here = false;
+		security = TR_SECURITY_MUTUAL_TLS;
+	} else {
+		remote = wl_of(fam, rip6, rip4, &remote_here);
+	}
+	if (!active && !remote && local) {
+		/* the agent delivering a tunnel: its peer proved who it is */
+		struct tr_tun_peer_key pk = {};
+		const struct tr_tun_peer *tp;
+
+		pk.waddr[0] = fam == AF_INET ? lip4 : lip6[0];
+		if (fam != AF_INET) {
+			pk.waddr[1] = lip6[1];
+			pk.waddr[2] = lip6[2];
+			pk.waddr[3] = lip6[3];
+		}
+		pk.agent_port = (__be16)(ctx->remote_port >> 16);
+		pk.family = fam == AF_INET ? TR_AF_INET : TR_AF_INET6;
+		tp = bpf_map_lookup_elem(&tr_tun_peer, &pk);
+		if (tp) {
+			remote = tp->src_workload;
+			security = TR_SECURITY_MUTUAL_TLS;
+		}
+	}
 	/* a local workload's connection to a local workload: both ends here */
 	*both = local && remote && local_here && remote_here;
 
 	__builtin_memset(key, 0, sizeof(*key));
 	key->reporter = active ? TR_REPORTER_SOURCE : TR_REPORTER_DESTINATION;
-	key->security = TR_SECURITY_NONE;
+	key->security = security;
 	key->src_workload = active ? local : remote;
 	key->dst_workload = active ? remote : local;
 	if (active) {
@@ -183,6 +216,46 @@ static __always_inline bool sock_key(struct bpf_sock_ops *ctx, bool active,
  * asking for RTO callbacks (rare, and ignored), so the close knows which
  * end it is. A VIP connect's entry (its service) is kept for the close.
  */
+/* A connection steered to the agent is up: tell the agent what it is for,
+ * under this socket's own address and port (what the agent's accept sees). */
+static __always_inline void tun_handover(struct bpf_sock_ops *ctx, const struct tr_sk *m)
+{
+	struct tr_tun_key k = {};
+	struct tr_tun_orig o = {};
+
+	if (ctx->family == AF_INET) {
+		k.addr[0] = ctx->local_ip4;
+		k.family = TR_AF_INET;
+	} else {
+		k.addr[0] = ctx->local_ip6[0];
+		k.addr[1] = ctx->local_ip6[1];
+		k.addr[2] = ctx->local_ip6[2];
+		k.addr[3] = ctx->local_ip6[3];
+		k.family = TR_AF_INET6;
+		if (!k.addr[0] && !k.addr[1] && k.addr[2] == bpf_htonl(0xffff)) {
+			k.addr[0] = k.addr[3];
+			k.addr[2] = k.addr[3] = 0;
+			k.family = TR_AF_INET;
+		}
+	}
+	k.port = bpf_htons((__u16)ctx->local_port);
+	o.daddr[0] = m->orig[0];
+	o.daddr[1] = m->orig[1];
+	o.daddr[2] = m->orig[2];
+	o.daddr[3] = m->orig[3];
+	o.vip[0] = m->vip[0];
+	o.vip[1] = m->vip[1];
+	o.vip[2] = m->vip[2];
+	o.vip[3] = m->vip[3];
+	o.dport = m->oport;
+	o.vport = m->vport;
+	o.family = m->family;
+	o.src_workload = m->src_wl;
+	o.dst_workload = m->dst_wl;
+	o.svc_id = m->svc_id;
+	bpf_map_update_elem(&tr_tun_orig, &k, &o, BPF_ANY);
+}
+
 static __always_inline void on_established(struct bpf_sock_ops *ctx, bool active)
 {
 	struct tr_sk *m = NULL;
@@ -193,7 +266,11 @@ static __always_inline void on_established(struct bpf_sock_ops *ctx, bool active
 	if (active) {
 		cookie = bpf_get_socket_cookie(ctx);
 		m = bpf_map_lookup_elem(&tr_sk, &cookie);
+		if (m && (m->flags & TR_SK_F_TUNNEL))
+			tun_handover(ctx, m);
 	}
+	if (!l4_metrics)
+		return;
 	if (!sock_key(ctx, active, m, &key, &dst, &both))
 		return;
 	if (!active && both)
@@ -287,14 +364,13 @@ static __always_inline void on_state(struct bpf_sock_ops *ctx)
 SEC("sockops")
 int tr_sockops(struct bpf_sock_ops *ctx)
 {
-	if (!l4_metrics)
-		return 1;
 	switch (ctx->op) {
 	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
 		on_established(ctx, true);
 		break;
 	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
-		on_established(ctx, false);
+		if (l4_metrics)
+			on_established(ctx, false);
 		break;
 	case BPF_SOCK_OPS_STATE_CB:
 		on_state(ctx);

@@ -8,6 +8,12 @@
  * and each UDP datagram that is not a reply is authorized with the source
  * known by its address (longest prefix match); a denied one is dropped.
  *
+ * Connections the agent delivers from an mTLS tunnel carry TR_MARK_AGENT
+ * and pass: the agent authorized them with the peer's certificate. A new
+ * connection to a port whose PeerAuthentication is STRICT is dropped unless
+ * it comes from the agent or from a workload of this node (same-node
+ * traffic is not encrypted; the socket hooks checked it).
+ *
  * tr_tc_from_wl (ingress of the host-side device: out of the workload)
  * enforces that a workload sends only from its own addresses, and records
  * its UDP flows so that replies to them are not mistaken for new flows.
@@ -16,6 +22,7 @@
 #include "lib/stats.h"
 #include "lib/policy.h"
 #include "lib/parse.h"
+#include "lib/tunnel.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -97,12 +104,25 @@ int tr_tc_to_wl(struct __sk_buff *skb)
 	} else if (p.proto != IPPROTO_UDP || udp_is_reply(&p)) {
 		return TC_ACT_OK;
 	}
+	if (skb->mark == TR_MARK_AGENT)
+		return TC_ACT_OK; /* out of an mTLS tunnel, authorized by the agent */
 	if (!pol_begin(&pc))
 		return TC_ACT_OK;
 	dst = pkt_lookup(&pc, &p, p.daddr);
-	if (!dst || !dst->dst_class)
+	if (!dst)
 		return TC_ACT_OK;
 	src = pkt_lookup(&pc, &p, p.saddr);
+	if (tun_mode(dst->workload, bpf_ntohs(p.dport)) == TR_MTLS_STRICT &&
+	    (!src || !(src->flags & TR_IP_F_LOCAL))) {
+		__builtin_memset(&d, 0, sizeof(d));
+		d.action = TR_ACT_DENY;
+		d.rule = TR_RULE_NONE;
+		d.reason = stat_reason(TR_REASON_MTLS_REQUIRED);
+		pkt_event(skb, &pc, &p, &d, src, dst, TR_HOOK_TC_TO_WORKLOAD);
+		return TC_ACT_SHOT;
+	}
+	if (!dst->dst_class)
+		return TC_ACT_OK;
 	if (!src) {
 		/* the agent always installs a whole-space entry: fail closed */
 		pol_decide(NULL, &d);

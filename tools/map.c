@@ -19,6 +19,7 @@
 #include <trestle/maps.h>
 #include <trestle/policy.h>
 #include <trestle/reasons.h>
+#include <trestle/tunnel.h>
 
 #include "abi_fmt.h"
 #include "cli.h"
@@ -397,6 +398,34 @@ static void val_pol_info(const void *value)
 	print_name_field("selector", v->selector, sizeof(v->selector));
 }
 
+static void val_tun_cfg(const void *value)
+{
+	const struct tr_tun_cfg *v = value;
+	__be32 a4[4] = { v->node4 };
+
+	print_bool(PRINT_ANY, "enabled", " enabled %s", v->enabled);
+	print_addr_field("node4", a4, TR_AF_INET);
+	print_addr_field("node6", v->node6, TR_AF_INET6);
+}
+
+static void key_peerauth(const void *key)
+{
+	const struct tr_peerauth_key *k = key;
+
+	print_u32_field("workload", k->workload);
+	print_u32_field("port", k->port);
+}
+
+static void val_peerauth(const void *value)
+{
+	const struct tr_peerauth *v = value;
+
+	print_string(PRINT_ANY, "mode", " mode %s",
+		     v->mode == TR_MTLS_STRICT     ? "STRICT" :
+		     v->mode == TR_MTLS_PERMISSIVE ? "PERMISSIVE" :
+		     v->mode == TR_MTLS_DISABLE    ? "DISABLE" : "UNSET");
+}
+
 /*
  * print_value NULL: a per-CPU array of __u64, dumped as sums. print_key
  * NULL too: a ring buffer (nothing to dump), or a map whose layout is not
@@ -450,6 +479,12 @@ const struct map_desc map_descs[] = {
 	{ TR_MAP_SK, BPF_MAP_TYPE_HASH, 0, 0, NULL, NULL },
 	{ TR_MAP_LB_RBE, BPF_MAP_TYPE_HASH, 0, 0, NULL, NULL },
 	{ TR_MAP_WL_ADDR, BPF_MAP_TYPE_HASH, 0, 0, NULL, NULL },
+	{ TR_MAP_TUN_CFG, BPF_MAP_TYPE_ARRAY, sizeof(__u32),
+	  sizeof(struct tr_tun_cfg), key_index, val_tun_cfg },
+	{ TR_MAP_PEERAUTH, BPF_MAP_TYPE_HASH, sizeof(struct tr_peerauth_key),
+	  sizeof(struct tr_peerauth), key_peerauth, val_peerauth },
+	{ TR_MAP_TUN_ORIG, BPF_MAP_TYPE_LRU_HASH, 0, 0, NULL, NULL },
+	{ TR_MAP_TUN_PEER, BPF_MAP_TYPE_LRU_HASH, 0, 0, NULL, NULL },
 };
 
 const size_t map_descs_cnt = ARRAY_SIZE(map_descs);

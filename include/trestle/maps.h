@@ -39,6 +39,12 @@
 #define TR_MAP_SK "tr_sk"
 #define TR_MAP_WL_ADDR "tr_wl_addr"
 
+/* mTLS tunnel steering (tunnel.h) */
+#define TR_MAP_TUN_CFG "tr_tun_cfg"
+#define TR_MAP_PEERAUTH "tr_peerauth"
+#define TR_MAP_TUN_ORIG "tr_tun_orig"
+#define TR_MAP_TUN_PEER "tr_tun_peer"
+
 #define TR_MAX_SERVICES 131072   /* per family: service ports (VIP, port, proto) */
 #define TR_MAX_SLOTS_TOTAL 1048576
 #define TR_MAX_BACKENDS 262144   /* ids 1 .. TR_MAX_BACKENDS-1 */
@@ -55,6 +61,9 @@
 #define TR_MAX_UDP_CT 65536      /* LRU */
 #define TR_MAX_L4_STAT 65536     /* (reporter, workload pair, service) series */
 #define TR_MAX_SOCKETS 131072    /* meshed sockets open at once (tr_sk) */
+#define TR_MAX_PEERAUTH 65536    /* (workload, port) mTLS modes */
+#define TR_MAX_TUN_ORIG 65536    /* LRU: steered connections not yet accepted */
+#define TR_MAX_TUN_PEER 65536    /* LRU: agent connections to local workloads */
 
 /* Every map Trestle pins, for cleanup and the CLI. */
 #define TR_PINNED_MAPS                                                      \
@@ -63,7 +72,8 @@
 	TR_MAP_STATS, TR_MAP_POL_CFG, TR_MAP_IP4_INFO, TR_MAP_IP6_INFO,      \
 	TR_MAP_CGROUP, TR_MAP_POL, TR_MAP_POL_DST, TR_MAP_POL_STAT,          \
 	TR_MAP_FLOW_RB, TR_MAP_ID_INFO, TR_MAP_WL_INFO, TR_MAP_POL_INFO,     \
-	TR_MAP_CT_UDP, TR_MAP_L4_STAT, TR_MAP_SK, TR_MAP_LB_RBE, TR_MAP_WL_ADDR
+	TR_MAP_CT_UDP, TR_MAP_L4_STAT, TR_MAP_SK, TR_MAP_LB_RBE, TR_MAP_WL_ADDR, \
+	TR_MAP_TUN_CFG, TR_MAP_PEERAUTH, TR_MAP_TUN_ORIG, TR_MAP_TUN_PEER
 
 /* Pinned links, one file per attach point, under <bpffs>/links/. */
 #define TR_LINK_DIR "links"

@@ -69,6 +69,8 @@ struct tr_wl_addr {
 /* tr_sk.flags */
 #define TR_SK_F_LB 0x1      /* the load-balancing fields are set (a VIP connect) */
 #define TR_SK_F_COUNTED 0x2 /* counted as opened; its close is counted once */
+#define TR_SK_F_TUNNEL 0x4  /* steered to the agent for mTLS (tunnel.h): backend
+			     * is the agent, orig the real destination */
 
 /* The kernel's byte counters count sequence space, where a FIN takes one
  * number: which FINs to take off to get payload bytes (sockops). */
@@ -94,6 +96,12 @@ struct tr_sk {
 	__u32 svc_id;
 	/* metrics: who talked to whom, for the close */
 	struct tr_l4_key key;
+	/* mTLS steering (TR_SK_F_TUNNEL): the destination before steering */
+	__be32 orig[4];    /* backend address; IPv4 in [0] */
+	__be16 oport;      /* backend port */
+	__u16 pad2;
+	__u32 src_wl;      /* connecting workload (tr_wl_info id) */
+	__u32 dst_wl;      /* workload at orig */
 };
 
 #endif /* TRESTLE_METRICS_H */

@@ -25,7 +25,19 @@
 	X(SPOOFED, -6, "spoofed_source",                                     \
 	  "a workload sent from an address that is not its own")             \
 	X(POLICY_STATE, -7, "policy_state",                                  \
-	  "policy state inconsistent (agent mid-update): failed closed")
+	  "policy state inconsistent (agent mid-update): failed closed")       \
+	X(MTLS_REQUIRED, -8, "mtls_required",                                \
+	  "plaintext from outside the node to a STRICT mTLS workload port")    \
+	X(TUNNEL_UNAVAILABLE, -9, "tunnel_unavailable",                      \
+	  "must be encrypted but the agent's outbound port has no address of the family: refused") \
+	X(XDP_DENY, -10, "xdp_deny_source",                                  \
+	  "service traffic from a source an ipBlocks DENY covers: dropped at the uplink") \
+	X(MALFORMED, -11, "malformed",                                       \
+	  "truncated or malformed IP, TCP, UDP or ICMP header")              \
+	X(ENCAP_FAILED, -12, "encap_failed",                                 \
+	  "no route to a remote backend's node, or too big once encapsulated") \
+	X(DECAP_NOT_LOCAL, -13, "decap_not_local",                           \
+	  "decapsulated service traffic whose backend is not on this node (rings differ)")
 
 enum tr_reason {
 #define TR_REASON_ENUM(n, v, s, d) TR_REASON_##n = (v),
@@ -33,7 +45,7 @@ enum tr_reason {
 #undef TR_REASON_ENUM
 };
 
-#define TR_REASON_MAX 7 /* highest -reason value */
+#define TR_REASON_MAX 13 /* highest -reason value */
 
 /* Event counters: indices into tr_stats above the reason range. */
 #define TR_STATS(X)                                                           \
@@ -54,7 +66,31 @@ enum tr_reason {
 	X(L4_STAT_FULL, 25, "l4_stat_full",                                   \
 	  "connections not counted by series: tr_l4_stat was full")           \
 	X(SK_FULL, 26, "sk_table_full",                                       \
-	  "sockets without per-socket state: tr_sk was full")
+	  "sockets without per-socket state: tr_sk was full")                  \
+	X(TUN_STEERED, 27, "tunnel_steered",                                  \
+	  "connections to another node's workload steered to the agent for mTLS") \
+	X(XDP_NEW, 28, "xdp_new_flows",                                       \
+	  "uplink flows given a backend by Maglev (connection table entries made)") \
+	X(XDP_LOCAL, 29, "xdp_local",                                         \
+	  "uplink packets translated and redirected to a backend on this node") \
+	X(XDP_ENCAP, 30, "xdp_encap",                                         \
+	  "uplink packets encapsulated to a remote backend's node")           \
+	X(XDP_DECAP, 31, "xdp_decap",                                         \
+	  "encapsulated service packets from another node decapsulated")      \
+	X(XDP_REVNAT, 32, "xdp_revnat",                                       \
+	  "backend replies given the service address back (tc)")             \
+	X(XDP_ICMP, 33, "xdp_icmp_error",                                     \
+	  "ICMP errors about a balanced flow translated with it")             \
+	X(XDP_FRAG_UNKNOWN, 34, "xdp_frag_unknown",                           \
+	  "later fragments with no record of their first fragment: to the stack") \
+	X(XDP_NO_NEIGH, 35, "xdp_no_neigh",                                   \
+	  "encapsulated packets passed to the stack to resolve the next hop")  \
+	X(XDP_TTL, 36, "xdp_ttl_expired",                                     \
+	  "service packets with TTL <= 1 passed to the stack (ICMP time exceeded)") \
+	X(XDP_CT_STALE, 37, "xdp_ct_stale",                                   \
+	  "connection table entries whose backend was removed: chosen again") \
+	X(XDP_TOO_BIG, 38, "xdp_icmp_too_big",                                \
+	  "ICMP fragmentation needed / packet too big sent for encapsulation")
 
 enum tr_stat {
 #define TR_STAT_ENUM(n, v, s, d) TR_STAT_##n = (v),

@@ -34,7 +34,7 @@ _Static_assert(offsetof(struct tr_lb_backend, subset) == 40, "tr_lb_backend.subs
 _Static_assert(sizeof(struct tr_lb_svcinfo) == 168, "tr_lb_svcinfo size");
 _Static_assert(sizeof(struct tr_revnat_key) == 32, "tr_revnat_key size");
 _Static_assert(sizeof(struct tr_revnat) == 24, "tr_revnat size");
-_Static_assert(sizeof(struct tr_sk) == 60, "tr_sk size");
+_Static_assert(sizeof(struct tr_sk) == 88, "tr_sk size");
 _Static_assert(sizeof(struct tr_lb_rbe_key) == 20, "tr_lb_rbe_key size");
 _Static_assert(sizeof(struct tr_wl_addr_key) == 20, "tr_wl_addr_key size");
 _Static_assert(sizeof(struct tr_wl_addr) == 8, "tr_wl_addr size");
