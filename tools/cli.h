@@ -142,5 +142,14 @@ int do_backend(int argc, char **argv);
 int do_map(int argc, char **argv);
 int do_status(int argc, char **argv);
 int do_stats(int argc, char **argv);
+int do_ca(int argc, char **argv);
+int do_cert(int argc, char **argv);
+
+/* cert.c, for ca.c too: --key-type (an enum svid_key_type into *kt) and
+ * duration values ("-" allowed first with allow_negative), reported;
+ * a time as RFC 3339 UTC (text fmt takes the string). */
+int cli_key_type(const char *v, int *kt);
+int cli_duration(const char *opt, const char *v, bool allow_negative, long long *secs);
+void cli_print_time(const char *key, const char *fmt, long t);
 
 #endif /* TRESTLE_CLI_H */
