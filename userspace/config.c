@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Manifest loader: files, documents, dispatch by kind, the Mesh object.
- * The kinds themselves are read in config_k8s.c, config_istio.c and
- * config_security.c, the checks across objects are in config_validate.c.
+ * The kinds themselves are read in config_k8s.c, config_istio.c,
+ * config_security.c and config_peerauth.c, the checks across objects are
+ * in config_validate.c.
  *
  * Policy: every field of a mesh-configuration object is read, accepted as
  * informational, warned about ("accepted, not enforced") or refused; an
@@ -185,6 +186,9 @@ static const struct kind kinds[] = {
 	{ "AuthorizationPolicy",
 	  { "security.istio.io/v1", "security.istio.io/v1beta1" },
 	  true, NAME_SUBDOMAIN, load_authz_policy },
+	{ "PeerAuthentication",
+	  { "security.istio.io/v1", "security.istio.io/v1beta1" },
+	  true, NAME_SUBDOMAIN, load_peer_authn },
 	{ "Mesh", { "trestle.io/v1alpha1" }, false, NAME_SUBDOMAIN, load_mesh },
 };
 
@@ -593,12 +597,13 @@ static int loader_finish(struct loader *ld)
 	struct tr_mesh *mesh = &ld->cfg->mesh;
 	int err;
 
-	if (!ld->err)
-		validate_set(ld);
+	/* Defaults first: the checks across the set use the root namespace. */
 	if (!mesh->trust_domain)
 		mesh->trust_domain = ld_strdup(ld, DEFAULT_TRUST_DOMAIN);
 	if (!mesh->root_namespace)
 		mesh->root_namespace = ld_strdup(ld, DEFAULT_ROOT_NAMESPACE);
+	if (!ld->err)
+		validate_set(ld);
 	free(ld->mesh_name);
 	ld->mesh_name = NULL;
 

@@ -221,6 +221,35 @@ struct tr_authz_policy {
 	struct tr_src src;
 };
 
+/* security.istio.io PeerAuthentication mTLS modes (Istio's names). */
+enum tr_mtls_mode { TR_PA_UNSET = 0, TR_PA_PERMISSIVE, TR_PA_STRICT, TR_PA_DISABLE };
+
+/* PeerAuthentication spec.portLevelMtls entry */
+struct tr_pa_port {
+	uint16_t port;          /* the workload's port (targetPort), 1..65535 */
+	enum tr_mtls_mode mode; /* UNSET: the policy's resolved mode */
+	struct tr_src src;
+};
+
+/*
+ * security.istio.io/v1 (v1beta1) PeerAuthentication. Without a selector it
+ * is namespace-wide, in the Mesh's root namespace mesh-wide; with one it
+ * is for the matching Pods of its namespace (one with a selector in the
+ * root namespace is ignored, as in Istio). peerauth.h resolves them.
+ */
+struct tr_peer_authn {
+	char *ns;
+	char *name;
+	bool has_selector;         /* spec.selector.matchLabels has a label;
+				    * an empty selector is none (Istio) */
+	struct tr_labels selector; /* spec.selector.matchLabels */
+	enum tr_mtls_mode mode;    /* spec.mtls.mode; UNSET when absent */
+	struct tr_pa_port *ports;  /* spec.portLevelMtls, sorted by port;
+				    * only with a selector */
+	size_t n_ports;
+	struct tr_src src;
+};
+
 /*
  * What an object said, for the audit log's diff (audit.h): its identity and
  * every field as a flattened (path, value) pair taken from the YAML tree,
@@ -270,6 +299,8 @@ struct tr_config {
 	size_t n_virtual_services;
 	struct tr_authz_policy *authz_policies;
 	size_t n_authz_policies;
+	struct tr_peer_authn *peer_authns; /* sorted by (namespace, name) */
+	size_t n_peer_authns;
 	struct tr_mesh mesh; /* defaults filled in when no Mesh object exists */
 	struct tr_object_digest *digests; /* every object, in document order */
 	size_t n_digests;

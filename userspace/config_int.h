@@ -7,6 +7,7 @@
  *   config_k8s.c      Service, EndpointSlice, Pod, Node
  *   config_istio.c    DestinationRule, VirtualService
  *   config_security.c AuthorizationPolicy
+ *   config_peerauth.c PeerAuthentication, and its checks across the set
  *   config_validate.c checks across the whole set (duplicates, VIP clashes)
  *   config_model.c    the public helpers: IPs, labels, freeing, formatting
  *   config_digest.c   per-object field digests for the audit log
@@ -145,9 +146,12 @@ void load_node(struct obj *o, const struct ynode *root, struct meta *m);
 void load_dest_rule(struct obj *o, const struct ynode *root, struct meta *m);
 void load_virtual_service(struct obj *o, const struct ynode *root, struct meta *m);
 void load_authz_policy(struct obj *o, const struct ynode *root, struct meta *m);
+void load_peer_authn(struct obj *o, const struct ynode *root, struct meta *m);
 
 /* --- whole set (config_validate.c) --- */
 void validate_set(struct loader *ld);
+/* Sorts cfg->peer_authns, warns about overlaps (config_peerauth.c). */
+void validate_peer_authns(struct loader *ld);
 
 /* --- digests (config_digest.c) --- */
 /* Record the object o (kind and name known) as written in root. */

@@ -208,6 +208,14 @@ static void authz_policy_free(struct tr_authz_policy *ap)
 	free(ap->rules);
 }
 
+static void peer_authn_free(struct tr_peer_authn *pa)
+{
+	free(pa->ns);
+	free(pa->name);
+	labels_free(&pa->selector);
+	free(pa->ports);
+}
+
 void config_free(struct tr_config *cfg)
 {
 	size_t i;
@@ -237,6 +245,9 @@ void config_free(struct tr_config *cfg)
 	for (i = 0; i < cfg->n_authz_policies; i++)
 		authz_policy_free(&cfg->authz_policies[i]);
 	free(cfg->authz_policies);
+	for (i = 0; i < cfg->n_peer_authns; i++)
+		peer_authn_free(&cfg->peer_authns[i]);
+	free(cfg->peer_authns);
 	free(cfg->mesh.trust_domain);
 	free(cfg->mesh.root_namespace);
 	digests_free(cfg);

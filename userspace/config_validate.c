@@ -48,7 +48,8 @@ static void check_duplicates(struct loader *ld)
 	size_t total, n = 0, i;
 
 	total = cfg->n_services + cfg->n_slices + cfg->n_pods + cfg->n_nodes +
-		cfg->n_dest_rules + cfg->n_virtual_services + cfg->n_authz_policies;
+		cfg->n_dest_rules + cfg->n_virtual_services + cfg->n_authz_policies +
+		cfg->n_peer_authns;
 	if (total < 2)
 		return;
 	refs = ld_zalloc(ld, total * sizeof(*refs));
@@ -75,6 +76,9 @@ static void check_duplicates(struct loader *ld)
 	for (i = 0; i < cfg->n_authz_policies; i++)
 		add_ref(refs, &n, "AuthorizationPolicy", cfg->authz_policies[i].ns,
 			cfg->authz_policies[i].name, &cfg->authz_policies[i].src);
+	for (i = 0; i < cfg->n_peer_authns; i++)
+		add_ref(refs, &n, "PeerAuthentication", cfg->peer_authns[i].ns,
+			cfg->peer_authns[i].name, &cfg->peer_authns[i].src);
 	qsort(refs, n, sizeof(*refs), cmp_obj_ref);
 	for (i = 1, a = refs; i < n; i++) {
 		b = &refs[i];
@@ -224,4 +228,5 @@ void validate_set(struct loader *ld)
 	check_duplicates(ld);
 	check_vips(ld);
 	check_slice_services(ld);
+	validate_peer_authns(ld);
 }
