@@ -36,6 +36,7 @@ int do_flows(int argc, char **argv);
 int do_audit(int argc, char **argv);
 int do_graph(int argc, char **argv);
 int do_top(int argc, char **argv);
+int do_tunnel(int argc, char **argv);
 
 static const char perm_hint[] =
 	" (run as root: reading pinned maps needs CAP_BPF or CAP_SYS_ADMIN)";
@@ -442,7 +443,7 @@ static void usage(FILE *f)
 		"       %s version\n"
 		"\n"
 		"OBJECT := { service | backend | map | status | stats | policy | flows | audit |\n"
-		"           graph | top }\n"
+		"           graph | top | tunnel | ca | cert }\n"
 		"\n"
 		"  service list                 services with their VIPs and backend counts\n"
 		"  service show VIP[:PORT]      one VIP's services and their backends\n"
@@ -461,6 +462,11 @@ static void usage(FILE *f)
 		"                               the observed service graph: who talks to whom\n"
 		"  top [--interval MS] [--iterations N]\n"
 		"                               live per-service connection and byte rates\n"
+		"  ca init --trust-domain TD --out DIR\n"
+		"                               a root CA for a trust domain's SVIDs\n"
+		"  cert issue|show|verify       X.509 SVIDs: issue, inspect, check\n"
+		"  tunnel list                  live mTLS tunnels: peer, identities, TLS, path, bytes\n"
+		"  tunnel identities            workload certificates the agent holds\n"
 		"\n"
 		"OPTIONS := { -j|--json | -p|--pretty | --bpffs DIR | -h|--help | -V|--version }\n"
 		"  -j, --json      JSON output\n"
@@ -495,6 +501,9 @@ static const struct cmd top_cmds[] = {
 	{ "audit", do_audit },
 	{ "graph", do_graph },
 	{ "top", do_top },
+	{ "ca", do_ca },
+	{ "cert", do_cert },
+	{ "tunnel", do_tunnel },
 	{ "version", do_version },
 	{ NULL, NULL },
 };
@@ -657,7 +666,7 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return 1;
 		}
-		p_err("missing OBJECT (one of: service, backend, map, status, stats, policy, flows, audit, graph, top, version, help)");
+		p_err("missing OBJECT (one of: service, backend, map, status, stats, policy, flows, audit, graph, top, ca, cert, version, help)");
 		ret = -1;
 	} else {
 		ret = cmd_select(top_cmds, argc, argv, NULL);

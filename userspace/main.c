@@ -26,24 +26,33 @@
 #include <unistd.h>
 
 #include <trestle/maps.h>
+#include <trestle/tunnel.h>
 
 #include "agent_stats.h"
 #include "audit.h"
+#include "certstore.h"
 #include "compile.h"
 #include "config.h"
+#include "ctl.h"
 #include "flowlog.h"
 #include "loader.h"
 #include "log.h"
 #include "maps.h"
 #include "metrics.h"
+#include "metrics_tls.h"
 #include "netdev.h"
 #include "policy.h"
 #include "polmaps.h"
+#include "tls_ctx.h"
 #include "trestle_version.h"
+#include "tundir.h"
+#include "tunmaps.h"
+#include "tunnel.h"
 #include "watch.h"
 
 #define DEFAULT_CONFIG_DIR "/etc/trestle/mesh.d"
 #define DEFAULT_RUN_DIR "/run/trestle"
+#define DEFAULT_CERTS_DIR "/etc/trestle/certs"
 #define DEBOUNCE_MS 200
 #define WATCH_RETRY_MS 2000
 
@@ -61,6 +70,9 @@ struct options {
 	enum log_format log_format;
 	bool verbose;
 	bool cleanup;
+	const char *certs_dir;   /* --certs */
+	struct tls_opts tls;     /* --fips[=require] */
+	bool no_ktls;            /* --no-ktls: records in userspace even with kTLS */
 };
 
 struct agent {
@@ -75,6 +87,12 @@ struct agent {
 	struct tr_config running; /* the last accepted configuration */
 	bool have_running;
 	int sig_fd, timer_fd, epoll_fd;
+	/* mTLS: NULL certs = off (no certificate directory) */
+	struct certstore *certs;
+	struct tunnel_svc *tunnels;
+	struct tunmaps tmaps;
+	struct ctl *ctl;
+	char trust_domain[128];
 };
 
 static void usage(FILE *f)
@@ -92,6 +110,12 @@ static void usage(FILE *f)
 		"  -g, --cgroup DIR       cgroup v2 directory to attach to (default: the cgroup v2 root)\n"
 		"  -n, --node NAME        this node's name (default: the host name)\n"
 		"  -r, --run-dir DIR      runtime directory: flow log, audit log (default " DEFAULT_RUN_DIR ")\n"
+		"      --certs DIR        mTLS certificates: DIR/ca.crt (trust bundle) and\n"
+		"                         DIR/NAMESPACE/SERVICEACCOUNT.{crt,key} (default " DEFAULT_CERTS_DIR ";\n"
+		"                         no such directory: mTLS off)\n"
+		"      --fips[=require]   FIPS-approved TLS only (TLS 1.3, AES-GCM, P-256/P-384); the OpenSSL\n"
+		"                         FIPS provider is used where installed, =require refuses to start without it\n"
+		"      --no-ktls          seal tunnel records with OpenSSL even where the kernel has kTLS\n"
 		"      --flow-log-allow   also log allowed connections (denies and audits always are)\n"
 		"      --flow-log-max-bytes SIZE  rotate flows.jsonl at SIZE (K, M, G suffixes; default 16M; 0: never)\n"
 		"      --flow-log-keep N  rotated flow logs kept, gzipped (default 5)\n"
@@ -164,7 +188,8 @@ static int parse_keep(const char *s, unsigned int *out)
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	enum { OPT_LOG_FORMAT = 256, OPT_CLEANUP, OPT_FLOW_ALLOW, OPT_NO_L4,
-	       OPT_FLOW_MAX, OPT_FLOW_KEEP, OPT_AUDIT_MAX, OPT_AUDIT_KEEP, OPT_METRICS_ADDR };
+	       OPT_FLOW_MAX, OPT_FLOW_KEEP, OPT_AUDIT_MAX, OPT_AUDIT_KEEP, OPT_METRICS_ADDR,
+	       OPT_CERTS, OPT_FIPS, OPT_NO_KTLS };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "bpffs", required_argument, NULL, 'b' },
@@ -178,6 +203,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "audit-log-keep", required_argument, NULL, OPT_AUDIT_KEEP },
 		{ "no-l4-metrics", no_argument, NULL, OPT_NO_L4 },
 		{ "metrics-addr", required_argument, NULL, OPT_METRICS_ADDR },
+		{ "certs", required_argument, NULL, OPT_CERTS },
+		{ "fips", optional_argument, NULL, OPT_FIPS },
+		{ "no-ktls", no_argument, NULL, OPT_NO_KTLS },
 		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "cleanup", no_argument, NULL, OPT_CLEANUP },
@@ -193,6 +221,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	o->cgroup = NULL;
 	o->log_format = LOG_FORMAT_TEXT;
 	o->metrics_addr = METRICS_DEFAULT_ADDR;
+	o->certs_dir = DEFAULT_CERTS_DIR;
 	o->flow_log = o->audit_log = (struct rotlog_limits){ ROTLOG_DEFAULT_MAX_BYTES,
 							     ROTLOG_DEFAULT_KEEP };
 	if (gethostname(o->node, sizeof(o->node)))
@@ -220,6 +249,22 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case OPT_NO_L4:
 			o->no_l4_metrics = true;
+			break;
+		case OPT_CERTS:
+			o->certs_dir = optarg;
+			break;
+		case OPT_FIPS:
+			o->tls.fips = true;
+			if (optarg && !strcmp(optarg, "require")) {
+				o->tls.fips_require = true;
+			} else if (optarg) {
+				fprintf(stderr, "trestled: --fips takes no value or '=require', not '%s'\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_NO_KTLS:
+			o->no_ktls = true;
 			break;
 		case OPT_METRICS_ADDR: {
 			struct sockaddr_storage ss;
@@ -418,6 +463,39 @@ static void audit_reload(struct agent *a, const struct tr_config *cfg,
 	audit_record(&a->audit, a->have_running ? &a->running : NULL, cfg, &ev);
 }
 
+/*
+ * The tunnels' view of an accepted configuration: trust domain, the
+ * snapshot of Pods and Nodes, steering with this node's addresses, and the
+ * PeerAuthentication modes (written even with mTLS off: STRICT then drops
+ * what arrives in clear from other nodes, as it should).
+ */
+static void apply_tunnels(struct agent *a, const struct tr_config *cfg)
+{
+	char msg[256];
+
+	if (a->tmaps.cfg < 0)
+		return;
+	if (tunmaps_sync_peerauth(&a->tmaps, cfg, &a->pstate.workloads, msg, sizeof(msg)))
+		log_error("PeerAuthentication not fully applied: %s", msg);
+	if (!a->certs) {
+		tunmaps_set_cfg(&a->tmaps, cfg, a->opt.node, false);
+		return;
+	}
+	if (strcmp(a->trust_domain, cfg->mesh.trust_domain)) {
+		snprintf(a->trust_domain, sizeof(a->trust_domain), "%s", cfg->mesh.trust_domain);
+		certstore_set_trust_domain(a->certs, a->trust_domain);
+	}
+	if (a->tunnels) {
+		struct tun_dir *d = tun_dir_build(cfg, &a->pstate.workloads, a->opt.node);
+
+		if (d)
+			tunnel_set_dir(a->tunnels, d);
+		else
+			log_error("out of memory building the tunnels' view of the mesh");
+	}
+	tunmaps_set_cfg(&a->tmaps, cfg, a->opt.node, a->tunnels != NULL);
+}
+
 /* Read, validate, compile and apply the configuration. Never fatal. */
 static void reload(struct agent *a, const char *why)
 {
@@ -487,6 +565,8 @@ static void reload(struct agent *a, const char *why)
 out:
 	policy_compiled_free(&pcomp);
 	compiled_free(&comp);
+	if (accepted)
+		apply_tunnels(a, &cfg);
 	if (accepted) {
 		/* the audit log's "before" for the next attempt */
 		config_free(&a->running);
@@ -539,6 +619,11 @@ static int setup_loop(struct agent *a)
 	ev.data.fd = flowlog_fd(&a->flows);
 	if (ev.data.fd >= 0 && epoll_ctl(a->epoll_fd, EPOLL_CTL_ADD, ev.data.fd, &ev))
 		return -errno;
+	if (a->certs) {
+		ev.data.fd = certstore_watch_fd(a->certs);
+		if (ev.data.fd >= 0 && epoll_ctl(a->epoll_fd, EPOLL_CTL_ADD, ev.data.fd, &ev))
+			return -errno;
+	}
 	return 0;
 }
 
@@ -584,6 +669,8 @@ static int run(struct agent *a)
 					arm_timer(a->timer_fd, DEBOUNCE_MS);
 			} else if (fd == flowlog_fd(&a->flows)) {
 				flowlog_consume(&a->flows);
+			} else if (a->certs && fd == certstore_watch_fd(a->certs)) {
+				certstore_on_watch(a->certs);
 			} else if (fd == a->timer_fd) {
 				uint64_t ticks;
 
@@ -652,9 +739,66 @@ static int start_runtime(struct agent *a)
 	return err;
 }
 
+/*
+ * mTLS: the certificate store and the tunnels, when --certs names a
+ * directory that exists; without it, traffic between nodes stays plaintext
+ * (said in the log). A FIPS requirement that cannot be met is fatal.
+ */
+static int start_mtls(struct agent *a)
+{
+	struct tunnel_config tc = {
+		.pol = &a->loader.pfds,
+		.outbound_port = TR_TUN_OUTBOUND_PORT,
+		.inbound_port = TR_TUN_INBOUND_PORT,
+		.ktls = !a->opt.no_ktls,
+	};
+	char err[512];
+	bool fips_provider = false;
+	struct stat st;
+
+	a->tmaps.cfg = -1;
+	if (tunmaps_open(&a->tmaps, a->opt.bpffs)) {
+		log_error("cannot open the tunnel maps under %s", a->opt.bpffs);
+		return -ENOENT;
+	}
+	if (tls_global_init(&a->opt.tls, &fips_provider, err, sizeof(err))) {
+		log_error("%s", err);
+		return -EINVAL;
+	}
+	if (a->opt.tls.fips)
+		log_info("FIPS mode: TLS 1.3 with AES-GCM and P-256/P-384 only; OpenSSL FIPS provider %s",
+			 fips_provider ? "loaded" : "not installed (algorithms restricted only)");
+	if (stat(a->opt.certs_dir, &st) || !S_ISDIR(st.st_mode)) {
+		log_warn("no certificate directory %s: mTLS is off, traffic between nodes is not encrypted (hint: --certs DIR with ca.crt and NAMESPACE/SA.crt/.key)",
+			 a->opt.certs_dir);
+	} else {
+		snprintf(a->trust_domain, sizeof(a->trust_domain), "cluster.local");
+		a->certs = certstore_open(a->opt.certs_dir, a->trust_domain, &a->opt.tls, err,
+					  sizeof(err));
+		if (!a->certs) {
+			log_error("certificates: %s", err);
+			return -EINVAL;
+		}
+		tc.certs = a->certs;
+		tc.tun_orig_fd = a->tmaps.orig;
+		tc.tun_peer_fd = a->tmaps.peer;
+		a->tunnels = tunnel_start(&tc, err, sizeof(err));
+		if (!a->tunnels) {
+			log_error("mTLS tunnels: %s", err);
+			return -EADDRINUSE;
+		}
+		metrics_set_tunnels(a->tunnels);
+	}
+	a->ctl = ctl_start(a->opt.run_dir, a->tunnels, a->certs, err, sizeof(err));
+	if (!a->ctl)
+		log_warn("%s: `trestle tunnel list` will not work", err);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	struct agent a = { .sig_fd = -1, .timer_fd = -1, .epoll_fd = -1 };
+	struct agent a = { .sig_fd = -1, .timer_fd = -1, .epoll_fd = -1,
+			   .tmaps = { .cfg = -1, .peerauth = -1, .orig = -1, .peer = -1 } };
 	int err;
 
 	if (parse_args(argc, argv, &a.opt))
@@ -701,6 +845,9 @@ int main(int argc, char **argv)
 	err = start_runtime(&a);
 	if (err)
 		goto out;
+	err = start_mtls(&a);
+	if (err)
+		goto out;
 	err = watch_start(&a.watch, a.opt.config_dir);
 	if (!err)
 		err = setup_loop(&a);
@@ -711,7 +858,13 @@ int main(int argc, char **argv)
 	reload(&a, "start");
 	err = run(&a);
 out:
+	metrics_set_tunnels(NULL);
 	metrics_stop();
+	ctl_stop(a.ctl);
+	tunnel_stop(a.tunnels);
+	certstore_close(a.certs);
+	if (a.tmaps.cfg >= 0)
+		tunmaps_close(&a.tmaps);
 	if (a.flows.rb)
 		flowlog_consume(&a.flows);
 	flowlog_close(&a.flows);

@@ -35,6 +35,7 @@
  *   trestle_scrape_duration_seconds                 gauge
  */
 #include "metrics.h"
+#include "metrics_tls.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -953,6 +954,7 @@ char *metrics_render(const char *bpffs, size_t *len)
 	render_lb(&r);
 	render_maps(&r);
 	render_agent(&r);
+	metrics_render_tls(&r.b);
 	render_build(&r);
 	prom_family(&r.b, "trestle_metrics_read_errors_total", "counter",
 		    "BPF map reads that failed while rendering /metrics (the families concerned are incomplete)");

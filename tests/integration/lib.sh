@@ -542,3 +542,61 @@ t_reconfig_policy() {
 	done
 	return $rc
 }
+
+# --- mTLS ---------------------------------------------------------------------
+
+# y_node NAME V4 [V6]: a v1 Node with its InternalIPs.
+y_node() {
+	cat <<Y
+---
+apiVersion: v1
+kind: Node
+metadata:
+  name: $1
+status:
+  addresses:
+  - type: InternalIP
+    address: $2
+Y
+	[[ -n ${3:-} ]] && printf '  - type: InternalIP\n    address: %s\n' "$3"
+	return 0
+}
+
+# t_nodes: Node objects for every node of the topology (underlay addresses).
+t_nodes() {
+	local n
+	for n in "${TOPO_NODES[@]}"; do y_node "$n" "$(topo_node_v4 "$n")" "$(topo_node_v6 "$n")"; done
+}
+
+# t_ca: a CA for cluster.local in $TOPO_DIR/ca (once).
+t_ca() {
+	[[ -f $TOPO_DIR/ca/ca.crt ]] && return 0
+	"$TRESTLE" ca init --trust-domain cluster.local --out "$TOPO_DIR/ca" >/dev/null
+}
+
+# t_certs_dir NODE: the node's --certs directory.
+t_certs_dir() { echo "$TOPO_DIR/$1/certs"; }
+
+# t_issue NODE SA [NS] [ISSUE-ARGS...]: an SVID for spiffe://cluster.local/ns/NS/sa/SA
+# into NODE's certs directory (the bundle is copied there too).
+t_issue() {
+	local node=$1 sa=$2 ns=${3:-default} dir
+	shift 3 2>/dev/null || shift $#
+	dir=$(t_certs_dir "$node")
+	t_ca || return 1
+	mkdir -p "$dir/$ns"
+	[[ -f $dir/ca.crt ]] || cp "$TOPO_DIR/ca/ca.crt" "$dir/ca.crt"
+	"$TRESTLE" cert issue --ca "$TOPO_DIR/ca" --spiffe-id "spiffe://cluster.local/ns/$ns/sa/$sa" \
+		--out "$dir/$ns/$sa" "$@" >/dev/null
+}
+
+# t_tunnels NODE: `trestle -j tunnel list` on NODE.
+t_tunnels() { topo_trestle "$1" -j tunnel list 2>/dev/null; }
+
+# t_metric NODE PROMQL-LIKE-GREP: the sum of the samples of a family whose
+# line matches the extended regex (on a scrape of NODE's agent).
+t_metric() {
+	local node=$1 re=$2
+	topo_node_run "$node" curl -s "http://127.0.0.1:15020/metrics" 2>/dev/null |
+		grep -E "$re" | awk '{s += $NF} END {print s + 0}'
+}

@@ -28,6 +28,10 @@
  * carries exactly BYTES from client to server and NAME\n + BYTES back (for
  * byte-exact metrics tests).
  *
+ * --half-close (TCP request mode): then shut down the sending half and
+ * expect the server to end its stream with nothing more (tr-echo closes at
+ * end of stream): a half-close carried both ways.
+ *
  * --bind ADDR binds every socket to ADDR (port 0) before it connects or
  * sends: to send from one particular address of the namespace (e.g. one
  * that is not the workload's own, to test anti-spoofing). The address must
@@ -80,6 +84,7 @@ static struct {
 	struct sockaddr_storage bind;
 	socklen_t bind_len; /* 0: no --bind */
 	long send_bytes;    /* --send */
+	bool half_close;    /* --half-close */
 } opt = {
 	.count = 1,
 	.peer_check = true,
@@ -323,6 +328,21 @@ static int send_and_echo(int fd, long n, long long deadline)
 	return 0;
 }
 
+/* Close our sending half and expect the server's end of stream, with no
+ * byte more: both FINs made it through whatever is in between. */
+static int half_close(int fd, long long deadline)
+{
+	char c;
+	int err;
+
+	if (shutdown(fd, SHUT_WR))
+		return -errno;
+	err = read_exact(fd, &c, 1, deadline);
+	if (err == -ERR_EOF)
+		return 0;
+	return err ? err : -ERR_GARBLED;
+}
+
 struct result {
 	int err;                 /* 0 or positive errno / ERR_* */
 	bool peer_ok;
@@ -355,6 +375,8 @@ static void tcp_request(struct result *r)
 	err = read_line(fd, r->name, sizeof(r->name), deadline);
 	if (!err && opt.send_bytes)
 		err = send_and_echo(fd, opt.send_bytes, deadline);
+	if (!err && opt.half_close)
+		err = half_close(fd, deadline);
 out:
 	r->err = -err;
 	close(fd);
@@ -633,6 +655,7 @@ int main(int argc, char **argv)
 		{ "ready", required_argument, NULL, 'r' },
 		{ "bind", required_argument, NULL, 'b' },
 		{ "send", required_argument, NULL, 'S' },
+		{ "half-close", no_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -679,6 +702,9 @@ int main(int argc, char **argv)
 			break;
 		case 'b':
 			bind_s = optarg;
+			break;
+		case 'F':
+			opt.half_close = true;
 			break;
 		case 'S':
 			opt.send_bytes = atol(optarg);
