@@ -803,6 +803,19 @@ int main(int argc, char **argv)
 
 	if (parse_args(argc, argv, &a.opt))
 		return 2;
+	{
+		/* before any thread starts (metrics, tunnels, control socket):
+		 * they inherit the mask, so these signals reach the event loop's
+		 * signalfd and never a default action in another thread */
+		sigset_t mask;
+
+		sigemptyset(&mask);
+		sigaddset(&mask, SIGHUP);
+		sigaddset(&mask, SIGTERM);
+		sigaddset(&mask, SIGINT);
+		sigprocmask(SIG_BLOCK, &mask, NULL);
+		signal(SIGPIPE, SIG_IGN);
+	}
 	/* one malloc arena: the metrics threads would otherwise each keep
 	 * the high-water mark of a large scrape (hundreds of MB) */
 	mallopt(M_ARENA_MAX, 1);
