@@ -56,24 +56,26 @@ static __always_inline int xnat_icmp(void *data, void *data_end, const struct xp
 				     const struct xpkt *q, const __be32 *from, const __be32 *to,
 				     __be16 pfrom, __be16 pto, bool out)
 {
+	__u32 l3 = xp_off(p->l3_off), l4 = xp_off(p->l4_off);
+	__u32 ql3 = xp_off(q->l3_off), ql4 = xp_off(q->l4_off);
 	__u32 d_addr = 0, d_icmp = 0, d_ql4;
-	__u16 *icsum = data + p->l4_off + 2;
-	__be16 *qport = data + q->l4_off + (out ? 2 : 0);
+	__u16 *icsum = xp_ptr(data, l4 + 2);
+	__be16 *qport = xp_ptr(data, ql4 + (out ? 2 : 0));
 	__u16 *qcsum = NULL;
 	__u16 old;
 
 	if ((void *)(icsum + 1) > data_end || (void *)(qport + 1) > data_end)
 		return -1;
-	if (q->proto == IPPROTO_TCP && q->l4_off + 18 <= p->ip_end)
-		qcsum = data + q->l4_off + 16;
-	else if (q->proto == IPPROTO_UDP && q->l4_off + 8 <= p->ip_end)
-		qcsum = data + q->l4_off + 6;
+	if (q->proto == IPPROTO_TCP && ql4 + 18 <= p->ip_end)
+		qcsum = xp_ptr(data, ql4 + 16);
+	else if (q->proto == IPPROTO_UDP && ql4 + 8 <= p->ip_end)
+		qcsum = xp_ptr(data, ql4 + 6);
 	if (qcsum && (void *)(qcsum + 1) > data_end)
 		qcsum = NULL;
 	csum_acc_addr(&d_addr, from, to, p->family);
 
 	if (p->family == TR_AF_INET) {
-		struct iphdr *ip = data + p->l3_off, *qip = data + q->l3_off;
+		struct iphdr *ip = xp_ptr(data, l3), *qip = xp_ptr(data, ql3);
 
 		if ((void *)(ip + 1) > data_end || (void *)(qip + 1) > data_end)
 			return -1;
@@ -90,7 +92,7 @@ static __always_inline int xnat_icmp(void *data, void *data_end, const struct xp
 			ip->daddr = to[0];
 		csum_apply(&ip->check, d_addr);
 	} else {
-		struct ipv6hdr *ip6 = data + p->l3_off, *qip6 = data + q->l3_off;
+		struct ipv6hdr *ip6 = xp_ptr(data, l3), *qip6 = xp_ptr(data, ql3);
 
 		if ((void *)(ip6 + 1) > data_end || (void *)(qip6 + 1) > data_end)
 			return -1;
@@ -124,18 +126,30 @@ static __always_inline int xnat_icmp(void *data, void *data_end, const struct xp
 /* ---- XDP: local backend ------------------------------------------------ */
 
 /*
+ * The XDP program's stages (decide, local, encap) are global functions:
+ * the verifier checks each once, on its own, instead of once per path that
+ * reaches it (decapsulated traffic runs them too). Inlined, the program
+ * cost 6.1's verifier 880k of the 1M instructions it allows; so, 63k.
+ * For it their pointer arguments may be NULL, offsets read through them
+ * are unknown (hence xp_off() / xp_ptr()), and 6.1 takes no map key from
+ * them (keys are copied to the stack).
+ */
+
+/*
  * Destination NAT to a backend on this node, TTL decremented, MACs for its
  * device, redirect. The packet is p (parsed at offset 14).
  */
-static __always_inline int xact_local(struct xdp_md *ctx, const struct xpkt *p,
-				      const struct xdec *dec)
+__noinline int xact_local(struct xdp_md *ctx, const struct xpkt *p, const struct xdec *dec)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	const struct tr_xdp_be *be = dec->be;
+	const struct tr_xdp_be *be;
 	struct ethhdr *eth = data;
 	__u32 d_l3 = 0, d_l4 = 0;
 
+	if (!p || !dec)
+		return XDP_ABORTED;
+	be = &dec->be;
 	if (p->ttl <= 1) {
 		stat_inc(TR_STAT_XDP_TTL); /* the stack answers time exceeded */
 		return XDP_PASS;
@@ -184,15 +198,17 @@ static __always_inline int xact_local(struct xdp_md *ctx, const struct xpkt *p,
 	}
 
 	if (!dec->icmp && p->l4) {
+		__u32 l4 = xp_off(p->l4_off);
+
 		if (p->proto == IPPROTO_TCP) {
-			struct tcphdr *th = data + p->l4_off;
+			struct tcphdr *th = xp_ptr(data, l4);
 
 			if ((void *)(th + 1) > data_end)
 				return xdp_drop(TR_REASON_MALFORMED);
 			th->dest = be->port;
 			csum_apply(&th->check, d_l4);
 		} else {
-			struct udphdr *uh = data + p->l4_off;
+			struct udphdr *uh = xp_ptr(data, l4);
 
 			if ((void *)(uh + 1) > data_end)
 				return xdp_drop(TR_REASON_MALFORMED);
@@ -333,21 +349,25 @@ static __always_inline int xicmp_too_big(struct xdp_md *ctx, const struct xpkt *
  * hop and its MAC come from the kernel's FIB. Without a neighbour entry the
  * encapsulated packet goes to the stack, which resolves it.
  */
-static __always_inline int xact_encap(struct xdp_md *ctx, const struct xpkt *p,
-				      const struct xdec *dec, const struct tr_xdp_cfg *cfg)
+__noinline int xact_encap(struct xdp_md *ctx, const struct xpkt *p, const struct xdec *dec)
 {
-	const struct tr_xdp_be *be = dec->be;
+	const struct tr_xdp_cfg *cfg = xlb_cfg();
 	struct bpf_fib_lookup fib = {};
-	__u32 inner_len = p->ip_end - p->l3_off;
-	__u8 inner_proto = p->family == TR_AF_INET ? IPPROTO_IPIP : IPPROTO_IPV6;
-	__u32 olen = be->node_family == TR_AF_INET ? sizeof(struct iphdr) :
-						     sizeof(struct ipv6hdr);
 	__u8 tos = 0, smac[ETH_ALEN], dmac[ETH_ALEN];
+	const struct tr_xdp_be *be;
+	__u32 inner_len, olen;
+	__u8 inner_proto;
 	bool df = true, neigh = true;
 	struct ethhdr *eth;
 	void *data, *data_end;
 	int rc;
 
+	if (!p || !dec)
+		return XDP_ABORTED;
+	be = &dec->be;
+	inner_len = p->ip_end - p->l3_off;
+	inner_proto = p->family == TR_AF_INET ? IPPROTO_IPIP : IPPROTO_IPV6;
+	olen = be->node_family == TR_AF_INET ? sizeof(struct iphdr) : sizeof(struct ipv6hdr);
 	if (!cfg || (be->node_family == TR_AF_INET && !cfg->node4) ||
 	    (be->node_family == TR_AF_INET6 &&
 	     !(cfg->node6[0] | cfg->node6[1] | cfg->node6[2] | cfg->node6[3])) ||
@@ -456,7 +476,19 @@ static __always_inline int xact_encap(struct xdp_md *ctx, const struct xpkt *p,
 	return bpf_redirect(fib.ifindex, 0);
 }
 
-/* ---- XDP: decapsulation ---------------------------------------------- */
+/* ---- XDP: the decision and decapsulation ------------------------------ */
+
+/* xlb_decide() on the packet p of ctx. */
+__noinline int xact_decide(struct xdp_md *ctx, const struct xpkt *p, struct xdec *dec)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	const struct tr_xdp_cfg *cfg = xlb_cfg();
+
+	if (!p || !dec)
+		return XD_PASS;
+	return xlb_decide(data, data_end, p, dec, cfg ? cfg->hash_seed : 0);
+}
 
 static __always_inline bool xdp_to_node(const struct xpkt *p, const struct tr_xdp_cfg *cfg)
 {
@@ -470,53 +502,33 @@ static __always_inline bool xdp_to_node(const struct xpkt *p, const struct tr_xd
 }
 
 /*
- * An IPIP / IP6IP6 packet to this node. When the inner packet is service
- * traffic whose backend is here, strip the outer header and deliver it as
- * if it had arrived unencapsulated; other tunnel traffic (another user of
- * IPIP on the node) passes untouched.
+ * Strip the outer header of olen bytes from an IPIP / IP6IP6 packet whose
+ * inner packet (of family fam) is service traffic for a local backend,
+ * keeping the Ethernet addresses, and parse what is left into p.
  */
-static __always_inline int xdp_decap(struct xdp_md *ctx, const struct xpkt *outer, __u32 seed)
+static __always_inline int xdp_decap(struct xdp_md *ctx, __u32 olen, __u8 fam, struct xpkt *p)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	__u8 fam = outer->proto == IPPROTO_IPIP ? TR_AF_INET : TR_AF_INET6;
-	__u32 olen = outer->l4_off - outer->l3_off;
 	__u8 smac[ETH_ALEN], dmac[ETH_ALEN];
 	struct ethhdr *eth = data;
-	struct xpkt in;
-	struct xdec dec;
-	int r;
 
-	__builtin_memset(&in, 0, sizeof(in));
 	if ((void *)(eth + 1) > data_end)
-		return xdp_drop(TR_REASON_MALFORMED);
-	if (xp_parse_ip(data, data_end, data_end - data, outer->l4_off, fam, &in, false) !=
-	    XP_OK)
-		return XDP_PASS;
-	r = xlb_decide(data, data_end, &in, &dec, seed);
-	if (r == XD_PASS)
-		return XDP_PASS;
-	if (r < 0)
-		return XDP_DROP; /* counted by its reason */
-	if (!(dec.be->flags & TR_XDP_BE_F_LOCAL))
-		return xdp_drop(TR_REASON_DECAP_NOT_LOCAL);
-
+		return -1;
 	__builtin_memcpy(smac, eth->h_source, ETH_ALEN);
 	__builtin_memcpy(dmac, eth->h_dest, ETH_ALEN);
 	if (olen > 64 || bpf_xdp_adjust_head(ctx, (int)olen))
-		return xdp_drop(TR_REASON_MALFORMED);
+		return -1;
 	data = (void *)(long)ctx->data;
 	data_end = (void *)(long)ctx->data_end;
 	eth = data;
 	if ((void *)(eth + 1) > data_end)
-		return xdp_drop(TR_REASON_MALFORMED);
+		return -1;
 	__builtin_memcpy(eth->h_source, smac, ETH_ALEN);
 	__builtin_memcpy(eth->h_dest, dmac, ETH_ALEN);
 	eth->h_proto = bpf_htons(fam == TR_AF_INET ? ETH_P_IP : ETH_P_IPV6);
 	stat_inc(TR_STAT_XDP_DECAP);
-	if (xp_parse(data, data_end, &in) != XP_OK)
-		return xdp_drop(TR_REASON_MALFORMED);
-	return xact_local(ctx, &in, &dec);
+	return xp_parse(data, data_end, p) == XP_OK ? 0 : -1;
 }
 
 SEC("xdp")
@@ -525,9 +537,10 @@ int tr_xdp_lb(struct xdp_md *ctx)
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	const struct tr_xdp_cfg *cfg = xlb_cfg();
-	__u32 seed = cfg ? cfg->hash_seed : 0;
+	__u32 olen = 0;
 	struct xdec dec;
 	struct xpkt p;
+	__u8 fam = 0;
 	int r;
 
 	r = xp_parse(data, data_end, &p);
@@ -535,17 +548,37 @@ int tr_xdp_lb(struct xdp_md *ctx)
 		return XDP_PASS;
 	if (r == XP_BAD)
 		return xdp_drop(TR_REASON_MALFORMED);
-	if (cfg && xdp_to_node(&p, cfg))
-		return xdp_decap(ctx, &p, seed);
+	if (cfg && xdp_to_node(&p, cfg)) {
+		/*
+		 * IPIP / IP6IP6 to this node: look at the inner packet. Service
+		 * traffic whose backend is here is decapsulated and delivered
+		 * as if it had come unencapsulated; other tunnel traffic
+		 * (another user of IPIP on the node) passes untouched.
+		 */
+		olen = p.l4_off - p.l3_off;
+		fam = p.proto == IPPROTO_IPIP ? TR_AF_INET : TR_AF_INET6;
+		r = xp_parse_ip(data, data_end, data_end - data, p.l4_off, fam,
+				__builtin_memset(&p, 0, sizeof(p)), false);
+		if (r != XP_OK)
+			return XDP_PASS;
+	}
 
-	r = xlb_decide(data, data_end, &p, &dec, seed);
+	r = xact_decide(ctx, &p, &dec);
 	if (r == XD_PASS)
 		return XDP_PASS;
 	if (r < 0)
 		return XDP_DROP; /* counted by its reason */
-	if (dec.be->flags & TR_XDP_BE_F_LOCAL)
+	if (olen) {
+		/* never encapsulated again: the rings of two nodes disagree */
+		if (!(dec.be.flags & TR_XDP_BE_F_LOCAL))
+			return xdp_drop(TR_REASON_DECAP_NOT_LOCAL);
+		if (xdp_decap(ctx, olen, fam, &p))
+			return xdp_drop(TR_REASON_MALFORMED);
 		return xact_local(ctx, &p, &dec);
-	return xact_encap(ctx, &p, &dec, cfg);
+	}
+	if (dec.be.flags & TR_XDP_BE_F_LOCAL)
+		return xact_local(ctx, &p, &dec);
+	return xact_encap(ctx, &p, &dec);
 }
 
 SEC("xdp")

@@ -145,13 +145,16 @@ struct xflow {
 	__u8 proto;
 };
 
-/* What xlb_decide() found. */
+/* What xlb_decide() found. The backend is copied, not pointed to: the
+ * stages are separate functions for the verifier, and a map value's
+ * address may not leave through their arguments. */
 struct xdec {
-	const struct tr_xdp_be *be;
+	struct tr_xdp_be be;
 	__u32 backend_id;
 	__be32 vip[4];  /* service address (not known for a later fragment) */
 	__be16 vport;
 	__u8 icmp;      /* an ICMP error about the flow */
+	__u8 pad;
 };
 
 #define XD_PASS 0 /* not service traffic: untouched */
@@ -415,7 +418,7 @@ static __always_inline int xlb_authorize(const struct xflow *f, const struct tr_
 static __always_inline void xdec_set(struct xdec *dec, const struct xflow *f,
 				     const struct tr_xdp_be *be, __u32 id)
 {
-	dec->be = be;
+	__builtin_memcpy(&dec->be, be, sizeof(*be));
 	dec->backend_id = id;
 	__builtin_memcpy(dec->vip, f->daddr, 16);
 	dec->vport = f->dport;
@@ -426,16 +429,18 @@ static __always_inline int xlb_decide_frag(const struct xpkt *p, struct xdec *de
 {
 	const struct tr_xdp_frag *fr = xlb_frag(p, NULL);
 	const struct tr_xdp_be *be;
+	__u32 id;
 
 	if (!fr || (fr->flags & TR_XDP_FRAG_F_REPLY)) {
 		stat_inc(TR_STAT_XDP_FRAG_UNKNOWN);
 		return XD_PASS;
 	}
-	dec->backend_id = fr->backend_id;
-	be = bpf_map_lookup_elem(&tr_xdp_be, &dec->backend_id);
+	id = fr->backend_id; /* a key on the stack: 6.1 takes no other memory */
+	be = bpf_map_lookup_elem(&tr_xdp_be, &id);
 	if (!be)
 		return stat_reason(TR_REASON_SLOT_MISSING);
-	dec->be = be;
+	__builtin_memcpy(&dec->be, be, sizeof(*be));
+	dec->backend_id = id;
 	return XD_FWD;
 }
 

@@ -217,6 +217,32 @@ static __always_inline int xp_parse_ip(void *data, void *data_end, __u32 pkt_len
 	return XP_OK;
 }
 
+/*
+ * An offset read from a parsed packet, pinned in a register: without this
+ * clang may load it again from the struct to recompute a pointer, and the
+ * verifier, for whom each load is a new unknown value, then sees a packet
+ * pointer nobody checked against data_end. The mask changes nothing (the
+ * parser keeps offsets below XP_MAX_OFF) but tells the verifier so: it
+ * learns nothing from a bounds check on a pointer whose offset may reach
+ * 64 KiB.
+ */
+static __always_inline __u32 xp_off(__u32 off)
+{
+	asm volatile("" : "+r"(off));
+	return off & (2 * XP_MAX_OFF - 1);
+}
+
+/* data + off, pinned likewise: a bounds check made on (ptr + size) then
+ * holds for the register later accesses use, instead of for a pointer
+ * clang derived another way (data + (off + size)). */
+static __always_inline void *xp_ptr(void *data, __u32 off)
+{
+	void *ptr = data + off;
+
+	asm volatile("" : "+r"(ptr));
+	return ptr;
+}
+
 /* Parse an Ethernet frame of pkt_len bytes. Returns XP_OK, XP_SKIP (not
  * IP) or XP_BAD. */
 static __always_inline int xp_parse_len(void *data, void *data_end, __u32 pkt_len,
