@@ -4,7 +4,9 @@
  *
  * What is pinned at the bpffs directory: ABI version and applied
  * configuration (tr_meta), the programs attached through pinned links
- * (<bpffs>/links/<program>), and how full each map is.
+ * (<bpffs>/links/<program>; tc filters on kernels without tcx are pinned
+ * programs there, tc_<ifindex>_<direction>_ns<netns>), and how full each
+ * map is.
  */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -42,6 +44,40 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/*
+ * A tc filter attached the classic way (the agent's clsact mode, kernels
+ * without tcx): the agent pins its program as
+ * links/tc_<ifindex>_<ingress|egress>_ns<netns inode>. Closes fd.
+ */
+static bool print_tc_filter(int fd, const char *name)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	unsigned long long netns;
+	unsigned int ifindex;
+	char dir[8], type[16];
+	int n = 0;
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) ||
+	    sscanf(name, "tc_%u_%7[a-z]_ns%llu%n", &ifindex, dir, &netns, &n) != 3 || name[n]) {
+		p_warn("%s is not a tc program pinned by trestled", name);
+		close(fd);
+		return false;
+	}
+	close(fd);
+	snprintf(type, sizeof(type), "tc_%s", dir);
+	open_json_object(NULL);
+	print_string(PRINT_ANY, "name", "\t%-20s ", name);
+	print_string(PRINT_ANY, "attach_type", "%-25s ", type);
+	print_uint(PRINT_ANY, "prog_id", "prog_id %-6llu ", info.id);
+	print_null(PRINT_ANY, "link_id", "(no link)     ");
+	print_null(PRINT_JSON, "cgroup_id", NULL);
+	print_uint(PRINT_ANY, "ifindex", " ifindex %llu", ifindex);
+	close_json_object();
+	print_nl();
+	return true;
+}
+
 /* One pinned link; false if the pin is not a link or cannot be read. */
 static bool print_link(const char *dir, const char *name)
 {
@@ -64,6 +100,8 @@ static bool print_link(const char *dir, const char *name)
 		p_warn("cannot open pinned link %s: %s", path, strerror(errno));
 		return false;
 	}
+	if (cli_fd_is(fd, "bpf-prog") || cli_fd_is(fd, "bpf_prog"))
+		return print_tc_filter(fd, name);
 	/* "bpf_link" before Linux 6.x, "bpf-link" since */
 	if (!(cli_fd_is(fd, "bpf-link") || cli_fd_is(fd, "bpf_link")) ||
 	    bpf_obj_get_info_by_fd(fd, &u, &len)) {

@@ -6,9 +6,15 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libmnl/libmnl.h>
+#include <linux/pkt_cls.h>
+#include <linux/pkt_sched.h>
+#include <linux/rtnetlink.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,7 +32,11 @@
 #define BPF_TCX_EGRESS 47
 #endif
 
+/* ENOTSUPP, the kernel-internal "not supported" some BPF paths return */
+#define ENOTSUP_KERNEL 524
+
 #define TCX_PIN_PREFIX "tcx_"
+#define CLSACT_PIN_PREFIX "tc_"
 
 /* Every map Trestle pins, for cleanup. */
 static const char *const pinned_maps[] = { TR_PINNED_MAPS };
@@ -163,6 +173,59 @@ static int attach_one(struct tr_loader *l, struct bpf_program *prog)
 	return 0;
 }
 
+const char *loader_tc_mode_name(enum loader_tc_mode mode)
+{
+	switch (mode) {
+	case LOADER_TC_TCX:
+		return "tcx";
+	case LOADER_TC_CLSACT:
+		return "clsact";
+	default:
+		return "auto";
+	}
+}
+
+/*
+ * Does the kernel have tcx? A tcx link on ifindex 0 attaches nothing: a
+ * kernel with tcx refuses the device (ENODEV), one without refuses the
+ * attach type (EINVAL; Linux 6.1 among them).
+ */
+static enum loader_tc_mode tc_probe(int prog_fd)
+{
+	int fd = bpf_link_create(prog_fd, 0, BPF_TCX_INGRESS, NULL);
+	int err = fd < 0 ? errno : 0;
+
+	if (fd >= 0)
+		close(fd);
+	if (!err || err == ENODEV || err == ENXIO)
+		return LOADER_TC_TCX;
+	if (err != EINVAL && err != EOPNOTSUPP && err != ENOTSUP_KERNEL)
+		log_warn("tcx probe: unexpected %s; using clsact", strerror(err));
+	return LOADER_TC_CLSACT;
+}
+
+/* The mode, and (why) the reason for the log line. */
+static enum loader_tc_mode tc_mode_choose(const struct loader_opts *lopts, int prog_fd,
+					  const char **why)
+{
+	const char *env = getenv("TRESTLE_TC_MODE");
+	enum loader_tc_mode mode;
+
+	*why = "as asked";
+	if (lopts && lopts->tc_mode != LOADER_TC_AUTO)
+		return lopts->tc_mode;
+	*why = "TRESTLE_TC_MODE";
+	if (env && !strcmp(env, "tcx"))
+		return LOADER_TC_TCX;
+	if (env && !strcmp(env, "clsact"))
+		return LOADER_TC_CLSACT;
+	if (env && *env && strcmp(env, "auto"))
+		log_warn("TRESTLE_TC_MODE=%s: want tcx, clsact or auto; probing", env);
+	mode = tc_probe(prog_fd);
+	*why = mode == LOADER_TC_TCX ? "the kernel has tcx" : "the kernel has no tcx";
+	return mode;
+}
+
 int loader_start(struct tr_loader *l, const char *bpffs, const char *cgroup,
 		 const struct loader_opts *lopts)
 {
@@ -264,6 +327,15 @@ int loader_start(struct tr_loader *l, const char *bpffs, const char *cgroup,
 			  strerror(-err));
 		return err;
 	}
+	{
+		const char *why;
+
+		l->tc_mode = tc_mode_choose(lopts, bpf_program__fd(l->tc->progs.tr_tc_from_wl),
+					    &why);
+		log_info("tc attach mode: %s (%s; %s)", loader_tc_mode_name(l->tc_mode),
+			 l->tc_mode == LOADER_TC_TCX ? "BPF links" :
+			 "clsact qdisc, cls_bpf in direct-action mode", why);
+	}
 
 	snprintf(links, sizeof(links), "%s/%s", bpffs, TR_LINK_DIR);
 	err = mkdir_p(links);
@@ -319,6 +391,11 @@ int loader_start(struct tr_loader *l, const char *bpffs, const char *cgroup,
 
 /* ---- tc on workload devices ------------------------------------------ */
 
+static struct bpf_program *tc_prog(const struct tr_loader *l, bool egress)
+{
+	return egress ? l->tc->progs.tr_tc_to_wl : l->tc->progs.tr_tc_from_wl;
+}
+
 static void tcx_pin_path(const struct tr_loader *l, uint32_t ifindex, bool egress,
 			 char *buf, size_t len)
 {
@@ -329,9 +406,7 @@ static void tcx_pin_path(const struct tr_loader *l, uint32_t ifindex, bool egres
 /* Attach (or take over the pinned link of) one direction of one device. */
 static int tcx_attach(struct tr_loader *l, uint32_t ifindex, bool egress)
 {
-	struct bpf_program *prog = egress ? l->tc->progs.tr_tc_to_wl :
-					    l->tc->progs.tr_tc_from_wl;
-	int prog_fd = bpf_program__fd(prog);
+	int prog_fd = bpf_program__fd(tc_prog(l, egress));
 	char path[4096];
 	int fd, err;
 
@@ -351,7 +426,7 @@ static int tcx_attach(struct tr_loader *l, uint32_t ifindex, bool egress)
 	if (fd < 0) {
 		err = -errno;
 		if (err == -EINVAL)
-			log_error("cannot attach tc to ifindex %u: %s (hint: tcx needs Linux 6.6 or later)",
+			log_error("cannot attach tc to ifindex %u: %s (hint: tcx needs Linux 6.6 or later; TRESTLE_TC_MODE=clsact)",
 				  ifindex, strerror(-err));
 		else
 			log_error("cannot attach tc to ifindex %u: %s", ifindex, strerror(-err));
@@ -367,6 +442,370 @@ static int tcx_attach(struct tr_loader *l, uint32_t ifindex, bool egress)
 	return 0;
 }
 
+/* -- clsact: classic tc, cls_bpf in direct-action mode -- */
+
+/* Our filter on each clsact hook: one fixed handle and priority, so a
+ * restart finds and replaces exactly it and nothing else. */
+#define CLSACT_HANDLE 0x7472u /* "tr" */
+#define CLSACT_PRIO 1u
+
+/* The network namespace (nsfs inode) this thread is in; 0 if unknown. */
+static unsigned long long netns_self(void)
+{
+	struct stat st;
+
+	return stat("/proc/thread-self/ns/net", &st) ? 0 : (unsigned long long)st.st_ino;
+}
+
+/*
+ * Move this thread into the network namespace with nsfs inode 'ino', found
+ * through /run/netns or a process living in it. *back gets an fd to return
+ * with (or -1 when already there). Returns 0, or -ENOENT when no such
+ * namespace exists any more.
+ */
+static int netns_enter(unsigned long long ino, int *back)
+{
+	static const char *const dirs[] = { "/run/netns", "/proc" };
+	char path[512];
+	struct dirent *de;
+	struct stat st;
+	int fd = -1, err;
+
+	*back = -1;
+	if (netns_self() == ino)
+		return 0;
+	for (size_t i = 0; i < 2 && fd < 0; i++) {
+		DIR *d = opendir(dirs[i]);
+
+		while (d && fd < 0 && (de = readdir(d))) {
+			if (de->d_name[0] == '.')
+				continue;
+			if (i == 0)
+				snprintf(path, sizeof(path), "%s/%s", dirs[i], de->d_name);
+			else if (de->d_name[0] >= '1' && de->d_name[0] <= '9')
+				snprintf(path, sizeof(path), "/proc/%s/ns/net", de->d_name);
+			else
+				continue;
+			if (!stat(path, &st) && (unsigned long long)st.st_ino == ino)
+				fd = open(path, O_RDONLY | O_CLOEXEC);
+		}
+		if (d)
+			closedir(d);
+	}
+	if (fd < 0)
+		return -ENOENT;
+	*back = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (*back < 0 || setns(fd, CLONE_NEWNET)) {
+		err = -errno;
+		close(fd);
+		if (*back >= 0)
+			close(*back);
+		*back = -1;
+		return err;
+	}
+	close(fd);
+	return 0;
+}
+
+static void netns_leave(int back)
+{
+	if (back < 0)
+		return;
+	if (setns(back, CLONE_NEWNET))
+		log_error("cannot return to the agent's network namespace: %s", strerror(errno));
+	close(back);
+}
+
+/* What an RTM_GETTFILTER / RTM_GETQDISC dump found on one device. */
+struct tc_scan {
+	uint32_t ifindex;
+	int filters;      /* filters on the hook */
+	uint32_t prog_id; /* of our filter (CLSACT_HANDLE, CLSACT_PRIO); 0 = none */
+	bool clsact;      /* the device has a clsact qdisc */
+};
+
+static int tc_attr_cb(const struct nlattr *a, void *data)
+{
+	const struct nlattr **tb = data;
+	int type = mnl_attr_get_type(a);
+
+	if (mnl_attr_type_valid(a, TCA_MAX) > 0)
+		tb[type] = a;
+	return MNL_CB_OK;
+}
+
+static int tc_bpf_attr_cb(const struct nlattr *a, void *data)
+{
+	const struct nlattr **tb = data;
+	int type = mnl_attr_get_type(a);
+
+	if (mnl_attr_type_valid(a, TCA_BPF_MAX) > 0)
+		tb[type] = a;
+	return MNL_CB_OK;
+}
+
+static int tc_filter_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct tcmsg *t = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *tb[TCA_MAX + 1] = {}, *bb[TCA_BPF_MAX + 1] = {};
+	struct tc_scan *sc = data;
+
+	if (nlh->nlmsg_type != RTM_NEWTFILTER || t->tcm_ifindex != (int)sc->ifindex ||
+	    !t->tcm_handle)
+		return MNL_CB_OK; /* handle 0: the priority's header, not a filter */
+	sc->filters++;
+	mnl_attr_parse(nlh, sizeof(*t), tc_attr_cb, tb);
+	if (t->tcm_handle != CLSACT_HANDLE || TC_H_MAJ(t->tcm_info) >> 16 != CLSACT_PRIO ||
+	    !tb[TCA_KIND] || strcmp(mnl_attr_get_str(tb[TCA_KIND]), "bpf") || !tb[TCA_OPTIONS])
+		return MNL_CB_OK;
+	mnl_attr_parse_nested(tb[TCA_OPTIONS], tc_bpf_attr_cb, bb);
+	if (bb[TCA_BPF_ID])
+		sc->prog_id = mnl_attr_get_u32(bb[TCA_BPF_ID]);
+	return MNL_CB_OK;
+}
+
+static int tc_qdisc_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct tcmsg *t = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *tb[TCA_MAX + 1] = {};
+	struct tc_scan *sc = data;
+
+	if (nlh->nlmsg_type != RTM_NEWQDISC || t->tcm_ifindex != (int)sc->ifindex)
+		return MNL_CB_OK;
+	mnl_attr_parse(nlh, sizeof(*t), tc_attr_cb, tb);
+	if (tb[TCA_KIND] && !strcmp(mnl_attr_get_str(tb[TCA_KIND]), "clsact"))
+		sc->clsact = true;
+	return MNL_CB_OK;
+}
+
+/*
+ * Dump the filters of one clsact hook (egress or ingress) of a device, or
+ * (qdisc) the qdiscs, into *sc. Our own netlink socket rather than
+ * bpf_tc_query(): libbpf logs the kernel's "not found" as a warning, and
+ * "not there" is a normal answer here. Returns 0 or -errno.
+ */
+static int tc_scan(uint32_t ifindex, bool qdisc, bool egress, struct tc_scan *sc)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct mnl_socket *nl;
+	struct nlmsghdr *nlh;
+	struct tcmsg *t;
+	unsigned int seq = 1, portid;
+	ssize_t len;
+	int ret, err = 0;
+
+	memset(sc, 0, sizeof(*sc));
+	sc->ifindex = ifindex;
+	nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	if (!nl)
+		return -errno;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID)) {
+		err = -errno;
+		goto out;
+	}
+	portid = mnl_socket_get_portid(nl);
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = qdisc ? RTM_GETQDISC : RTM_GETTFILTER;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = seq;
+	t = mnl_nlmsg_put_extra_header(nlh, sizeof(*t));
+	t->tcm_family = AF_UNSPEC;
+	t->tcm_ifindex = (int)ifindex;
+	if (!qdisc)
+		t->tcm_parent = TC_H_MAKE(TC_H_CLSACT,
+					  egress ? TC_H_MIN_EGRESS : TC_H_MIN_INGRESS);
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+		err = -errno;
+		goto out;
+	}
+	for (;;) {
+		len = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+		if (len < 0) {
+			err = -errno;
+			break;
+		}
+		ret = mnl_cb_run(buf, (size_t)len, seq, portid,
+				 qdisc ? tc_qdisc_cb : tc_filter_cb, sc);
+		if (ret <= MNL_CB_STOP) {
+			if (ret < 0)
+				err = -errno;
+			break;
+		}
+	}
+out:
+	mnl_socket_close(nl);
+	return err;
+}
+
+/* links/tc_<ifindex>_<direction>_ns<netns inode> */
+static void clsact_pin_path(const struct tr_loader *l, uint32_t ifindex, bool egress,
+			    unsigned long long netns, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s/" CLSACT_PIN_PREFIX "%u_%s_ns%llu", l->bpffs, TR_LINK_DIR,
+		 ifindex, egress ? "egress" : "ingress", netns);
+}
+
+static bool clsact_pin_parse(const char *name, uint32_t *ifindex, bool *egress,
+			     unsigned long long *netns)
+{
+	char dir[8];
+	int n = 0;
+
+	if (sscanf(name, CLSACT_PIN_PREFIX "%u_%7[a-z]_ns%llu%n", ifindex, dir, netns, &n) != 3 ||
+	    name[n] || (strcmp(dir, "egress") && strcmp(dir, "ingress")))
+		return false;
+	*egress = !strcmp(dir, "egress");
+	return true;
+}
+
+/* The id of the program pinned at path (0 if none). */
+static uint32_t pinned_prog_id(const char *path)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	int fd = bpf_obj_get(path);
+	uint32_t id = 0;
+
+	if (fd < 0)
+		return 0;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len))
+		id = info.id;
+	close(fd);
+	return id;
+}
+
+/* Is program 'id' one of our tc programs (by name)? */
+static bool prog_is_ours(uint32_t id, bool egress)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	bool ours = false;
+	int fd = bpf_prog_get_fd_by_id(id);
+
+	if (fd < 0)
+		return false;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len))
+		/* names are cut to 15 characters */
+		ours = !strncmp(info.name, egress ? "tr_tc_to_wl" : "tr_tc_from_wl",
+				sizeof(info.name) - 1);
+	close(fd);
+	return ours;
+}
+
+/*
+ * Attach (or replace in place) one direction of one device: the clsact
+ * qdisc if missing, then our filter with BPF_TC_F_REPLACE, which the kernel
+ * swaps atomically when it exists. Then pin the program as the marker.
+ */
+static int clsact_attach(struct tr_loader *l, uint32_t ifindex, bool egress)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifindex,
+		    .attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = CLSACT_HANDLE, .priority = CLSACT_PRIO,
+		    .flags = BPF_TC_F_REPLACE);
+	unsigned long long netns = netns_self();
+	char path[4096], tmp[4096 + 8];
+	struct tc_scan sc;
+	int err;
+
+	opts.prog_fd = bpf_program__fd(tc_prog(l, egress));
+	err = tc_scan(ifindex, true, egress, &sc);
+	if (err) {
+		log_error("cannot list the qdiscs of ifindex %u: %s", ifindex, strerror(-err));
+		return err;
+	}
+	if (!sc.clsact) {
+		err = bpf_tc_hook_create(&hook);
+		if (err && err != -EEXIST) {
+			log_error("cannot add a clsact qdisc to ifindex %u: %s", ifindex,
+				  strerror(-err));
+			return err;
+		}
+	}
+	err = bpf_tc_attach(&hook, &opts);
+	if (err) {
+		log_error("cannot attach tc (cls_bpf) to ifindex %u %s: %s", ifindex,
+			  egress ? "egress" : "ingress", strerror(-err));
+		return err;
+	}
+	/* the marker: a new pin renamed over the old one, never a moment
+	 * without (cleanup relies on it) */
+	clsact_pin_path(l, ifindex, egress, netns, path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s_new", path); /* bpffs forbids '.' in names */
+	unlink(tmp);
+	if (bpf_obj_pin(opts.prog_fd, tmp) || rename(tmp, path)) {
+		err = -errno;
+		log_error("cannot pin %s: %s", path, strerror(-err));
+		unlink(tmp);
+		return err;
+	}
+	return 0;
+}
+
+/*
+ * Remove the filter a marker stands for, in the network namespace it was
+ * attached in, then the marker. Only our filter (our handle and priority,
+ * running the pinned program or one of ours by name) is removed; the clsact
+ * qdisc goes too once neither of its hooks holds a filter. A namespace or
+ * device that is gone took the filter with it.
+ */
+static int clsact_remove(const char *dir, const char *name)
+{
+	unsigned long long netns;
+	uint32_t ifindex, pinned;
+	struct tc_scan sc, other;
+	char path[4096 + 256];
+	bool egress;
+	int back = -1, err;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (!clsact_pin_parse(name, &ifindex, &egress, &netns)) {
+		unlink(path); /* a stale "_new" */
+		return 0;
+	}
+	err = netns_enter(netns, &back);
+	if (err) {
+		log_debug("%s: network namespace %llu is gone, and its filters with it",
+			  name, netns);
+		goto out;
+	}
+	pinned = pinned_prog_id(path);
+	err = tc_scan(ifindex, false, egress, &sc);
+	if (err || !sc.prog_id) {
+		err = 0; /* no device, no qdisc, or no filter of ours there */
+		goto leave;
+	}
+	if (sc.prog_id == pinned || prog_is_ours(sc.prog_id, egress)) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifindex,
+			    .attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
+		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = CLSACT_HANDLE,
+			    .priority = CLSACT_PRIO);
+
+		err = bpf_tc_detach(&hook, &opts);
+		if (err && err != -ENOENT) {
+			log_warn("cannot detach tc from ifindex %u %s: %s", ifindex,
+				 egress ? "egress" : "ingress", strerror(-err));
+			goto leave;
+		}
+		sc.filters--;
+	} else {
+		log_warn("%s: the filter at handle %#x priority %u runs program %u, not ours; left in place",
+			 name, CLSACT_HANDLE, CLSACT_PRIO, sc.prog_id);
+	}
+	err = 0;
+	if (!sc.filters && !tc_scan(ifindex, false, !egress, &other) && !other.filters) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifindex,
+			    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+
+		bpf_tc_hook_destroy(&hook); /* the now empty clsact qdisc */
+	}
+leave:
+	netns_leave(back);
+out:
+	unlink(path);
+	return err;
+}
+
 static bool listed(const uint32_t *v, size_t n, uint32_t x)
 {
 	for (size_t i = 0; i < n; i++)
@@ -375,8 +814,25 @@ static bool listed(const uint32_t *v, size_t n, uint32_t x)
 	return false;
 }
 
+static int tc_attach_dev(struct tr_loader *l, uint32_t ifindex)
+{
+	int err;
+
+	if (l->tc_mode == LOADER_TC_CLSACT) {
+		err = clsact_attach(l, ifindex, true);
+		if (!err)
+			err = clsact_attach(l, ifindex, false);
+		return err;
+	}
+	err = tcx_attach(l, ifindex, true);
+	if (!err)
+		err = tcx_attach(l, ifindex, false);
+	return err;
+}
+
 int loader_tc_sync(struct tr_loader *l, const uint32_t *ifindexes, size_t n)
 {
+	unsigned long long here = netns_self();
 	char dirpath[4096];
 	struct dirent *de;
 	uint32_t *have;
@@ -396,28 +852,42 @@ int loader_tc_sync(struct tr_loader *l, const uint32_t *ifindexes, size_t n)
 			have[n_have++] = ifindexes[i];
 			continue;
 		}
-		err = tcx_attach(l, ifindexes[i], true);
-		if (!err)
-			err = tcx_attach(l, ifindexes[i], false);
+		err = tc_attach_dev(l, ifindexes[i]);
 		if (err) {
 			first_err = first_err ? first_err : err;
 			continue;
 		}
-		log_info("tc programs on ifindex %u", ifindexes[i]);
+		log_info("tc programs on ifindex %u (%s)", ifindexes[i],
+			 loader_tc_mode_name(l->tc_mode));
 		have[n_have++] = ifindexes[i];
 	}
 
-	/* detach from devices that no longer host a local workload */
+	/*
+	 * Detach from devices that no longer host a local workload, and
+	 * whatever a previous agent attached the other way (the new way is
+	 * in place by now, so nothing runs a moment unchecked).
+	 */
 	snprintf(dirpath, sizeof(dirpath), "%s/%s", l->bpffs, TR_LINK_DIR);
 	dir = opendir(dirpath);
 	while (dir && (de = readdir(dir))) {
 		char path[4096 + 256];
+		unsigned long long netns;
 		unsigned int ifindex;
+		bool egress;
 		int fd;
 
+		if (!strncmp(de->d_name, CLSACT_PIN_PREFIX, strlen(CLSACT_PIN_PREFIX))) {
+			if (clsact_pin_parse(de->d_name, &ifindex, &egress, &netns) &&
+			    l->tc_mode == LOADER_TC_CLSACT && netns == here &&
+			    listed(have, n_have, ifindex))
+				continue;
+			clsact_remove(dirpath, de->d_name);
+			log_info("tc filter removed (%s)", de->d_name);
+			continue;
+		}
 		if (strncmp(de->d_name, TCX_PIN_PREFIX, strlen(TCX_PIN_PREFIX)) ||
 		    sscanf(de->d_name + strlen(TCX_PIN_PREFIX), "%u_", &ifindex) != 1 ||
-		    listed(have, n_have, ifindex))
+		    (l->tc_mode == LOADER_TC_TCX && listed(have, n_have, ifindex)))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dirpath, de->d_name);
 		fd = bpf_obj_get(path);
@@ -458,7 +928,7 @@ int loader_cleanup(const char *bpffs, const char *cgroup)
 	char path[4096];
 	struct dirent *de;
 	DIR *dir;
-	int err = 0, n_links = 0, n_maps = 0;
+	int err = 0, n_links = 0, n_maps = 0, n_filters = 0;
 
 	(void)cgroup; /* links know their cgroup; kept for symmetry and logs */
 	snprintf(path, sizeof(path), "%s/%s", bpffs, TR_LINK_DIR);
@@ -470,6 +940,14 @@ int loader_cleanup(const char *bpffs, const char *cgroup)
 
 			if (de->d_name[0] == '.')
 				continue;
+			if (!strncmp(de->d_name, CLSACT_PIN_PREFIX, strlen(CLSACT_PIN_PREFIX))) {
+				/* a tc filter (clsact mode), in its own netns */
+				if (clsact_remove(path, de->d_name))
+					err = -EIO;
+				else
+					n_filters++;
+				continue;
+			}
 			snprintf(lpath, sizeof(lpath), "%s/%s", path, de->d_name);
 			fd = bpf_obj_get(lpath);
 			if (fd >= 0) {
@@ -507,7 +985,8 @@ int loader_cleanup(const char *bpffs, const char *cgroup)
 			log_error("cannot remove %s: %s", bpffs, strerror(errno));
 		}
 	}
-	log_info("cleanup of %s%s%s: %d links detached, %d maps unpinned", bpffs,
-		 cgroup ? " on cgroup " : "", cgroup ? cgroup : "", n_links, n_maps);
+	log_info("cleanup of %s%s%s: %d links detached, %d tc filters removed, %d maps unpinned",
+		 bpffs, cgroup ? " on cgroup " : "", cgroup ? cgroup : "", n_links, n_filters,
+		 n_maps);
 	return err;
 }

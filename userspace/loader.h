@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * Loads Trestle's BPF programs, pins their maps and links under the bpffs
- * directory, and attaches them to the cgroup. A second agent on the same
- * pins (a restart, an upgrade) reuses the pinned maps and swaps its own
- * programs into the pinned links with one atomic update each, so the data
+ * directory, and attaches them to the cgroup (and the tc programs to the
+ * workload devices). A second agent on the same pins (a restart, an
+ * upgrade) reuses the pinned maps and swaps its own programs into the
+ * pinned links (or the tc filters) with one atomic update each, so the data
  * path never has a moment without programs.
  */
 #ifndef TRESTLE_LOADER_H
@@ -17,6 +18,21 @@
 struct tr_sock;
 struct tr_tc;
 struct tr_sockops;
+
+/*
+ * How the tc programs attach to workload devices.
+ *   tcx     BPF links (BPF_TCX_INGRESS/EGRESS, Linux 6.6 and later), pinned
+ *           as links/tcx_<ifindex>_<direction>; a restart swaps the program
+ *           inside the link.
+ *   clsact  kernels without tcx: a clsact qdisc and a cls_bpf filter in
+ *           direct-action mode at a fixed handle and priority; a restart
+ *           replaces the filter's program in place (BPF_TC_F_REPLACE). The
+ *           attached program is pinned as links/tc_<ifindex>_<direction>_ns<inode>
+ *           (the device's network namespace), so status shows it and
+ *           cleanup finds it.
+ * LOADER_TC_AUTO probes once at start: tcx where the kernel has it.
+ */
+enum loader_tc_mode { LOADER_TC_AUTO, LOADER_TC_TCX, LOADER_TC_CLSACT };
 
 struct tr_loader {
 	struct tr_sock *skel;
@@ -33,11 +49,19 @@ struct tr_loader {
 	struct tr_map_fds fds;
 	int n_attached;  /* links created by this agent */
 	int n_replaced;  /* pinned links whose program this agent replaced */
+	enum loader_tc_mode tc_mode; /* LOADER_TC_TCX or LOADER_TC_CLSACT */
 };
 
 struct loader_opts {
 	bool l4_metrics; /* count connections and bytes in sockops */
+	/* LOADER_TC_AUTO (0): probe; the environment variable
+	 * TRESTLE_TC_MODE=tcx|clsact overrides the probe (tests use it to
+	 * run the clsact path on a kernel that has tcx) */
+	enum loader_tc_mode tc_mode;
 };
+
+/* "tcx", "clsact" or "auto". */
+const char *loader_tc_mode_name(enum loader_tc_mode mode);
 
 /* Open, load, pin and attach. Returns 0 or -errno; logs the reason. */
 int loader_start(struct tr_loader *l, const char *bpffs, const char *cgroup,
@@ -54,7 +78,8 @@ int loader_tc_sync(struct tr_loader *l, const uint32_t *ifindexes, size_t n);
 /* Close everything without detaching: pinned links and maps stay. */
 void loader_close(struct tr_loader *l);
 
-/* Detach every pinned link and remove every pin under bpffs. */
+/* Detach every pinned link and remove every pin under bpffs; tc filters
+ * (clsact mode) are removed in the network namespace they were attached in. */
 int loader_cleanup(const char *bpffs, const char *cgroup);
 
 #endif /* TRESTLE_LOADER_H */
