@@ -74,7 +74,9 @@ families="istio_tcp_connections_opened_total istio_tcp_connections_closed_total
 	trestle_config_generation trestle_policy_epoch trestle_config_service_ports
 	trestle_config_backends trestle_config_last_reload_timestamp_seconds
 	trestle_agent_start_time_seconds trestle_agent_ready trestle_build_info
-	trestle_metrics_read_errors_total trestle_scrape_duration_seconds"
+	trestle_metrics_read_errors_total trestle_scrape_duration_seconds
+	trestle_tls_handshakes_total trestle_tunnel_refusals_total trestle_tunnel_connections_total
+	trestle_tunnels_active trestle_tunnel_bytes_total"
 missing=
 for f in $families; do
 	grep -q "^# HELP $f " <<<"$m" && grep -q "^# TYPE $f " <<<"$m" || missing+=" $f"
@@ -90,7 +92,7 @@ t_eq "trestle_bpf_map_insert_failures_total has a series for tr_lb4_svc and tr_l
 # Label names, all families: the documented set, nothing per connection.
 labels=$(grep -v '^#' <<<"$m" | grep -o '[{,][a-z_]*="' | tr -d '{,="' | LC_ALL=C sort -u | tr '\n' ' ')
 t_eq "label names are the documented ones" "$labels" \
-	"backend connection_security_policy destination_principal destination_service destination_service_name destination_service_namespace destination_workload destination_workload_namespace event kernel libbpf map policy_name policy_namespace protocol reason reporter result service service_namespace service_port source_principal source_workload source_workload_namespace verdict version "
+	"backend connection_security_policy destination_principal destination_service destination_service_name destination_service_namespace destination_workload destination_workload_namespace direction event flow kernel libbpf map outcome path policy_name policy_namespace protocol reason reporter result service service_namespace service_port source_principal source_workload source_workload_namespace verdict version "
 # no client port anywhere: the client's source ports are ephemeral (>= 32768)
 if grep -v '^#' <<<"$m" | grep -Eq '"[^"]*:(3[2-9][0-9]{3}|[4-6][0-9]{4})"'; then
 	t_fail "no client port in any label value" "$(grep -E ':(3[2-9][0-9]{3}|[4-6][0-9]{4})"' <<<"$m" | head -3)"
