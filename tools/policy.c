@@ -26,6 +26,7 @@
 
 #include "abi_fmt.h"
 #include "cli.h"
+#include "polmaps.h"
 
 int do_policy(int argc, char **argv);
 
@@ -940,30 +941,19 @@ static void explain(const struct pol_fds *f, struct decision *d)
 static int lookup_verdict(const struct pol_fds *f, __u32 dst_class,
 			  __u32 src_class, __u16 port, struct decision *d)
 {
-	struct tr_pol_key k = {};
+	static const char *const entries[] = {
+		[POL_V_PORT] = "port",
+		[POL_V_ALL_PORTS] = "all_ports",
+		[POL_V_DST_DEFAULT] = "destination_default",
+	};
+	int r = polmaps_verdict(f->pol, f->dst, dst_class, src_class, port, &d->v);
 
-	k.dst_class = dst_class;
-	k.src_class = src_class;
-	k.port = port;
-	if (!bpf_map_lookup_elem(f->pol, &k, &d->v)) {
-		d->entry = "port";
+	if (r < 0)
+		return r;
+	if (r != POL_V_NONE) {
+		d->entry = entries[r];
 		goto found;
 	}
-	if (errno != ENOENT)
-		return -errno;
-	k.port = 0;
-	if (!bpf_map_lookup_elem(f->pol, &k, &d->v)) {
-		d->entry = "all_ports";
-		goto found;
-	}
-	if (errno != ENOENT)
-		return -errno;
-	if (!bpf_map_lookup_elem(f->dst, &dst_class, &d->v)) {
-		d->entry = "destination_default";
-		goto found;
-	}
-	if (errno != ENOENT)
-		return -errno;
 	d->allow = false;
 	d->reason = TR_REASON_POLICY_STATE;
 	snprintf(d->why, sizeof(d->why),

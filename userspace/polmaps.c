@@ -638,3 +638,22 @@ void polmaps_free(struct polmaps_state *st)
 	free(st->kdst);
 	memset(st, 0, sizeof(*st));
 }
+
+int polmaps_verdict(int pol_fd, int pol_dst_fd, uint32_t dst_class, uint32_t src_class,
+		    uint16_t port, struct tr_pol_verdict *v)
+{
+	struct tr_pol_key k = { .dst_class = dst_class, .src_class = src_class, .port = port };
+
+	if (!bpf_map_lookup_elem(pol_fd, &k, v))
+		return POL_V_PORT;
+	if (errno != ENOENT)
+		return -errno;
+	k.port = 0;
+	if (!bpf_map_lookup_elem(pol_fd, &k, v))
+		return POL_V_ALL_PORTS;
+	if (errno != ENOENT)
+		return -errno;
+	if (!bpf_map_lookup_elem(pol_dst_fd, &dst_class, v))
+		return POL_V_DST_DEFAULT;
+	return errno == ENOENT ? POL_V_NONE : -errno;
+}

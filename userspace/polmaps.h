@@ -77,4 +77,15 @@ int polmaps_apply(const struct tr_pol_fds *fds, struct polmaps_state *st,
 
 void polmaps_free(struct polmaps_state *st);
 
+/* Which entry polmaps_verdict() found. */
+enum pol_verdict_entry { POL_V_NONE = 0, POL_V_PORT, POL_V_ALL_PORTS, POL_V_DST_DEFAULT };
+
+/*
+ * The kernel's pol_verdict() (bpf/lib/policy.h) from userspace: the port's
+ * entry, the all-ports entry, then the destination's default. Returns the
+ * entry found (*v filled), POL_V_NONE, or -errno when a lookup failed.
+ */
+int polmaps_verdict(int pol_fd, int pol_dst_fd, uint32_t dst_class, uint32_t src_class,
+		    uint16_t port, struct tr_pol_verdict *v);
+
 #endif /* TRESTLE_POLMAPS_H */

@@ -552,7 +552,6 @@ static bool authorized(const struct tr_pol_fds *fds, const struct tr_ip *src,
 {
 	struct tr_pol_cfg cfg;
 	struct tr_ipinfo si, di;
-	struct tr_pol_key k = {};
 	struct tr_pol_verdict v;
 	__u32 zero = 0;
 
@@ -579,17 +578,9 @@ static bool authorized(const struct tr_pol_fds *fds, const struct tr_ip *src,
 	}
 	if (!di.dst_class)
 		return true;
-	k.dst_class = di.dst_class;
-	k.src_class = si.src_class;
-	k.port = port;
-	if (!bpf_map_lookup_elem(fds->pol, &k, &v))
-		return v.action == TR_ACT_ALLOW;
-	k.port = 0;
-	if (!bpf_map_lookup_elem(fds->pol, &k, &v))
-		return v.action == TR_ACT_ALLOW;
-	if (!bpf_map_lookup_elem(fds->pol_dst, &di.dst_class, &v))
-		return v.action == TR_ACT_ALLOW;
-	return false;
+	/* no verdict at all: the kernel fails closed too */
+	return polmaps_verdict(fds->pol, fds->pol_dst, di.dst_class, si.src_class, port, &v) >
+		       POL_V_NONE && v.action == TR_ACT_ALLOW;
 }
 
 static void send_verdict(SSL *ssl, enum verdict_code c)
