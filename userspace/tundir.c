@@ -96,14 +96,6 @@ const struct tun_pod *tun_dir_pod(const struct tun_dir *d, const struct tr_ip *i
 	return bsearch(&k, d->pods, d->n_pods, sizeof(*d->pods), pod_cmp);
 }
 
-const struct tun_pod *tun_dir_pod_by_id(const struct tun_dir *d, uint32_t wl_id)
-{
-	for (size_t i = 0; wl_id && i < d->n_pods; i++)
-		if (d->pods[i].wl_id == wl_id)
-			return &d->pods[i];
-	return NULL;
-}
-
 const struct tr_ip *tun_dir_node_ip(const struct tun_dir *d, const char *node, int family)
 {
 	for (size_t i = 0; i < d->n_nodes; i++) {

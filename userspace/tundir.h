@@ -45,7 +45,6 @@ struct tun_dir *tun_dir_ref(struct tun_dir *d);
 void tun_dir_put(struct tun_dir *d);
 
 const struct tun_pod *tun_dir_pod(const struct tun_dir *d, const struct tr_ip *ip);
-const struct tun_pod *tun_dir_pod_by_id(const struct tun_dir *d, uint32_t wl_id);
 /* The node's InternalIP, of family if it has one, else any; NULL if none. */
 const struct tr_ip *tun_dir_node_ip(const struct tun_dir *d, const char *node, int family);
 
