@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,49 +212,54 @@ static void put_seq(unsigned char *rec_seq, uint64_t seq)
 	}
 }
 
+/* The kernel's view of each TLS 1.3 AEAD: AES-GCM takes the first four
+ * bytes of the 12-byte IV as its salt, ChaCha20-Poly1305 the whole IV. */
+struct aead {
+	int nid;
+	const char *md;  /* HKDF hash of the cipher suite */
+	__u16 cipher_type;
+	size_t key_len, salt_len, size;
+	size_t key_off, salt_off, iv_off, seq_off; /* in union crypto_info */
+};
+
+#define GCM(f) offsetof(union crypto_info, f.key), offsetof(union crypto_info, f.salt), \
+	offsetof(union crypto_info, f.iv), offsetof(union crypto_info, f.rec_seq)
+
+static const struct aead aeads[] = {
+	{ NID_aes_128_gcm, "SHA256", TLS_CIPHER_AES_GCM_128, 16, 4,
+	  sizeof(struct tls12_crypto_info_aes_gcm_128), GCM(gcm128) },
+	{ NID_aes_256_gcm, "SHA384", TLS_CIPHER_AES_GCM_256, 32, 4,
+	  sizeof(struct tls12_crypto_info_aes_gcm_256), GCM(gcm256) },
+	{ NID_chacha20_poly1305, "SHA256", TLS_CIPHER_CHACHA20_POLY1305, 32, 0,
+	  sizeof(struct tls12_crypto_info_chacha20_poly1305),
+	  offsetof(union crypto_info, chacha.key), 0, offsetof(union crypto_info, chacha.iv),
+	  offsetof(union crypto_info, chacha.rec_seq) },
+};
+
 /* Fill ci for one direction; returns its size or 0. */
 static size_t crypto_info_for(int cipher_nid, const uint8_t *secret, size_t slen,
 			      uint64_t seq, union crypto_info *ci)
 {
+	const struct aead *a = NULL;
 	uint8_t key[32], iv[12];
+	unsigned char *base = (unsigned char *)ci;
 	size_t sz = 0;
 
 	memset(ci, 0, sizeof(*ci));
+	for (size_t i = 0; i < sizeof(aeads) / sizeof(aeads[0]); i++)
+		if (aeads[i].nid == cipher_nid)
+			a = &aeads[i];
+	if (!a || expand_label(a->md, secret, slen, "key", key, a->key_len) ||
+	    expand_label(a->md, secret, slen, "iv", iv, sizeof(iv)))
+		goto out;
 	ci->base.version = TLS_1_3_VERSION;
-	switch (cipher_nid) {
-	case NID_aes_128_gcm:
-		if (expand_label("SHA256", secret, slen, "key", key, 16) ||
-		    expand_label("SHA256", secret, slen, "iv", iv, 12))
-			break;
-		ci->base.cipher_type = TLS_CIPHER_AES_GCM_128;
-		memcpy(ci->gcm128.key, key, 16);
-		memcpy(ci->gcm128.salt, iv, 4);
-		memcpy(ci->gcm128.iv, iv + 4, 8);
-		put_seq(ci->gcm128.rec_seq, seq);
-		sz = sizeof(ci->gcm128);
-		break;
-	case NID_aes_256_gcm:
-		if (expand_label("SHA384", secret, slen, "key", key, 32) ||
-		    expand_label("SHA384", secret, slen, "iv", iv, 12))
-			break;
-		ci->base.cipher_type = TLS_CIPHER_AES_GCM_256;
-		memcpy(ci->gcm256.key, key, 32);
-		memcpy(ci->gcm256.salt, iv, 4);
-		memcpy(ci->gcm256.iv, iv + 4, 8);
-		put_seq(ci->gcm256.rec_seq, seq);
-		sz = sizeof(ci->gcm256);
-		break;
-	case NID_chacha20_poly1305:
-		if (expand_label("SHA256", secret, slen, "key", key, 32) ||
-		    expand_label("SHA256", secret, slen, "iv", iv, 12))
-			break;
-		ci->base.cipher_type = TLS_CIPHER_CHACHA20_POLY1305;
-		memcpy(ci->chacha.key, key, 32);
-		memcpy(ci->chacha.iv, iv, 12); /* no salt: the whole nonce */
-		put_seq(ci->chacha.rec_seq, seq);
-		sz = sizeof(ci->chacha);
-		break;
-	}
+	ci->base.cipher_type = a->cipher_type;
+	memcpy(base + a->key_off, key, a->key_len);
+	memcpy(base + a->salt_off, iv, a->salt_len);
+	memcpy(base + a->iv_off, iv + a->salt_len, sizeof(iv) - a->salt_len);
+	put_seq(base + a->seq_off, seq);
+	sz = a->size;
+out:
 	OPENSSL_cleanse(key, sizeof(key));
 	OPENSSL_cleanse(iv, sizeof(iv));
 	return sz;
