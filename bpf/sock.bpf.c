@@ -353,7 +353,8 @@ static __always_inline int tun_steer(struct bpf_sock_addr *ctx, const struct soc
 	    (who->dst->flags & (TR_IP_F_WORKLOAD | TR_IP_F_LOCAL)) != TR_IP_F_WORKLOAD)
 		return SYS_PROCEED;
 	cfg = tun_cfg();
-	if (!cfg || tun_mode(who->dst->workload, bpf_ntohs(dport)) == TR_MTLS_DISABLE)
+	if (!cfg || ((cfg->flags & TR_TUN_F_ANY_DISABLE) &&
+		     tun_mode(who->dst->workload, bpf_ntohs(dport)) == TR_MTLS_DISABLE))
 		return SYS_PROCEED;
 	if (v6) {
 		dst[0] = ctx->user_ip6[0];

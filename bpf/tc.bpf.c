@@ -58,22 +58,8 @@ static __always_inline void pkt_event(struct __sk_buff *skb, const struct pol_ct
 				      const struct tr_ipinfo *src,
 				      const struct tr_ipinfo *dst, __u8 hook)
 {
-	struct tr_flow_event *e;
-
-	if (!pol_logged(pc, d))
-		return;
-	e = pol_event_start();
-	if (!e)
-		return;
-	pol_event_fill(e, d, src, dst, hook);
-	__builtin_memcpy(e->saddr, p->saddr, 16);
-	__builtin_memcpy(e->daddr, p->daddr, 16);
-	e->sport = p->sport;
-	e->dport = p->dport;
-	e->family = p->family;
-	e->proto = p->proto;
-	e->ifindex = skb->ifindex;
-	bpf_ringbuf_submit(e, 0);
+	pol_event_packet(pc, d, src, dst, hook, p->saddr, p->daddr, p->sport, p->dport,
+			 p->family, p->proto, skb->ifindex);
 }
 
 static __always_inline bool udp_is_reply(const struct pkt *p)
@@ -112,8 +98,8 @@ int tr_tc_to_wl(struct __sk_buff *skb)
 	if (!dst)
 		return TC_ACT_OK;
 	src = pkt_lookup(&pc, &p, p.saddr);
-	if (tun_mode(dst->workload, bpf_ntohs(p.dport)) == TR_MTLS_STRICT &&
-	    (!src || !(src->flags & TR_IP_F_LOCAL))) {
+	if ((!src || !(src->flags & TR_IP_F_LOCAL)) &&
+	    tun_strict(dst->workload, bpf_ntohs(p.dport))) {
 		__builtin_memset(&d, 0, sizeof(d));
 		d.action = TR_ACT_DENY;
 		d.rule = TR_RULE_NONE;

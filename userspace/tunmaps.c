@@ -104,6 +104,7 @@ int tunmaps_set_cfg(struct tunmaps *t, const struct tr_config *cfg, const char *
 		}
 	}
 	c.enabled = enabled;
+	c.flags = t->flags;
 	if (bpf_map_update_elem(t->cfg, &zero, &c, BPF_ANY))
 		return -errno;
 	if (enabled != t->enabled)
@@ -204,5 +205,9 @@ int tunmaps_sync_peerauth(struct tunmaps *t, const struct tr_config *cfg,
 	free(t->pa);
 	t->pa = want;
 	t->n_pa = n;
+	t->flags = 0;
+	for (size_t i = 0; i < n; i++)
+		t->flags |= want[i].val.mode == TR_MTLS_STRICT  ? TR_TUN_F_ANY_STRICT :
+			    want[i].val.mode == TR_MTLS_DISABLE ? TR_TUN_F_ANY_DISABLE : 0;
 	return err;
 }

@@ -25,6 +25,7 @@ struct tunmaps {
 	struct pa_entry *pa;           /* tr_peerauth as written, sorted by key */
 	size_t n_pa;
 	bool enabled;                  /* what tr_tun_cfg says now */
+	__u32 flags;                   /* TR_TUN_F_* of the last sync */
 };
 
 int tunmaps_open(struct tunmaps *t, const char *bpffs);
@@ -39,7 +40,8 @@ int tunmaps_set_cfg(struct tunmaps *t, const struct tr_config *cfg, const char *
 		    bool enabled);
 
 /* Bring tr_peerauth to cfg's PeerAuthentications. Only modes other than
- * PERMISSIVE (the kernel's default) are written. 0 or -errno (msg). */
+ * PERMISSIVE (the kernel's default) are written. 0 or -errno (msg).
+ * Call before tunmaps_set_cfg, which publishes which modes exist. */
 int tunmaps_sync_peerauth(struct tunmaps *t, const struct tr_config *cfg,
 			  const struct idtable *workloads, char *msg, size_t len);
 

@@ -58,12 +58,28 @@ static __always_inline __u32 tun_mode(__u32 workload, __u16 port)
 	return v ? v->mode : TR_MTLS_UNSET;
 }
 
-static __always_inline const struct tr_tun_cfg *tun_cfg(void)
+static __always_inline const struct tr_tun_cfg *tun_cfg_any(void)
 {
 	__u32 zero = 0;
-	const struct tr_tun_cfg *c = bpf_map_lookup_elem(&tr_tun_cfg, &zero);
+
+	return bpf_map_lookup_elem(&tr_tun_cfg, &zero);
+}
+
+/* The configuration when steering is on, else NULL. */
+static __always_inline const struct tr_tun_cfg *tun_cfg(void)
+{
+	const struct tr_tun_cfg *c = tun_cfg_any();
 
 	return c && c->enabled ? c : NULL;
+}
+
+/* Does a new connection to workload:port need mTLS (STRICT)? */
+static __always_inline bool tun_strict(__u32 workload, __u16 port)
+{
+	const struct tr_tun_cfg *c = tun_cfg_any();
+
+	return c && (c->flags & TR_TUN_F_ANY_STRICT) &&
+	       tun_mode(workload, port) == TR_MTLS_STRICT;
 }
 
 #endif /* TR_BPF_TUNNEL_H */

@@ -32,13 +32,18 @@
 /* SO_MARK of the agent's connections to local workloads (tc lets them in). */
 #define TR_MARK_AGENT 0x7e5c0001u
 
-/* tr_tun_cfg[0]: set by the agent; zeroed = no steering. */
+/* tr_tun_cfg[0]: set by the agent; zeroed = no steering, no STRICT. */
 struct tr_tun_cfg {
 	__be32 node4;      /* this node's InternalIP (IPv4), 0 = none */
 	__be32 node6[4];   /* this node's InternalIP (IPv6), :: = none */
 	__u32 enabled;     /* 1 when the agent's outbound listener is up */
-	__u32 pad;
+	__u32 flags;       /* TR_TUN_F_*: which modes tr_peerauth holds at all */
 };
+
+/* tr_tun_cfg.flags: lets the hot paths skip tr_peerauth when no workload
+ * has the mode they care about (the common case: all PERMISSIVE). */
+#define TR_TUN_F_ANY_STRICT 0x1u  /* tc: some port drops plaintext */
+#define TR_TUN_F_ANY_DISABLE 0x2u /* connect: some port is not tunneled */
 
 /* PeerAuthentication modes, resolved per workload and port by the agent. */
 #define TR_MTLS_UNSET 0      /* no entry: PERMISSIVE (Istio's default) */
