@@ -291,4 +291,31 @@ static __always_inline void pol_event_fill(struct tr_flow_event *e,
 	}
 }
 
+/* A packet-level decision (tc, XDP) into the flow log, when it is logged. */
+static __always_inline void pol_event_packet(const struct pol_ctx *pc,
+					     const struct pol_decision *d,
+					     const struct tr_ipinfo *src,
+					     const struct tr_ipinfo *dst, __u8 hook,
+					     const __be32 *saddr, const __be32 *daddr,
+					     __be16 sport, __be16 dport, __u8 family,
+					     __u8 proto, __u32 ifindex)
+{
+	struct tr_flow_event *e;
+
+	if (!pol_logged(pc, d))
+		return;
+	e = pol_event_start();
+	if (!e)
+		return;
+	pol_event_fill(e, d, src, dst, hook);
+	__builtin_memcpy(e->saddr, saddr, 16);
+	__builtin_memcpy(e->daddr, daddr, 16);
+	e->sport = sport;
+	e->dport = dport;
+	e->family = family;
+	e->proto = proto;
+	e->ifindex = ifindex;
+	bpf_ringbuf_submit(e, 0);
+}
+
 #endif /* TR_BPF_POLICY_H */

@@ -365,22 +365,8 @@ static __always_inline void xlb_event(const struct pol_ctx *pc, const struct pol
 				      const struct xflow *f, const struct tr_xdp_be *be,
 				      const struct tr_ipinfo *src, const struct tr_ipinfo *dst)
 {
-	struct tr_flow_event *e;
-
-	if (!pol_logged(pc, d))
-		return;
-	e = pol_event_start();
-	if (!e)
-		return;
-	pol_event_fill(e, d, src, dst, TR_HOOK_XDP_TO_WORKLOAD);
-	__builtin_memcpy(e->saddr, f->saddr, 16);
-	__builtin_memcpy(e->daddr, be->addr, 16);
-	e->sport = f->sport;
-	e->dport = be->port;
-	e->family = f->family;
-	e->proto = f->proto;
-	e->ifindex = be->ifindex;
-	bpf_ringbuf_submit(e, 0);
+	pol_event_packet(pc, d, src, dst, TR_HOOK_XDP_TO_WORKLOAD, f->saddr, be->addr,
+			 f->sport, be->port, f->family, f->proto, be->ifindex);
 }
 
 /*
