@@ -789,10 +789,18 @@ static int start_mtls(struct agent *a)
 		}
 		metrics_set_tunnels(a->tunnels);
 	}
+	return 0;
+}
+
+/* The control socket answers once the first configuration is applied and
+ * the tunnels listen: a client that reaches it talks to a ready agent. */
+static void start_ctl(struct agent *a)
+{
+	char err[256];
+
 	a->ctl = ctl_start(a->opt.run_dir, a->tunnels, a->certs, err, sizeof(err));
 	if (!a->ctl)
 		log_warn("%s: `trestle tunnel list` will not work", err);
-	return 0;
 }
 
 int main(int argc, char **argv)
@@ -869,6 +877,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	reload(&a, "start");
+	start_ctl(&a);
 	err = run(&a);
 out:
 	metrics_set_tunnels(NULL);

@@ -292,6 +292,9 @@ topo_status_field() {
 # True when NODE's agent has applied a configuration and attached programs.
 topo__agent_ready() {
 	local out
+	# the agent's control socket answers only after its first apply (the
+	# pinned status alone may be a previous agent's)
+	topo_trestle "$1" tunnel list >/dev/null 2>&1 || return 1
 	out=$(topo_trestle "$1" -j status 2>/dev/null) || return 1
 	jq -e '((.generation // 0) >= 1) and
 	       ((.programs // []) | length > 0) and
