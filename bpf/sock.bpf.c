@@ -18,12 +18,17 @@
  * Last, a TCP connect to a workload on another node that takes mTLS is
  * steered to this node's agent (tunnel.h), which encrypts it; the
  * workload still sees the address it asked for (getpeername).
+ *
+ * An allowed TCP connect from one workload of this node to another is
+ * marked for same-node redirection instead (redir.h): sockops then lets
+ * both ends' data bypass TCP/IP.
  */
 #include "lib/common.h"
 #include "lib/stats.h"
 #include "lib/lb.h"
 #include "lib/policy.h"
 #include "lib/tunnel.h"
+#include "lib/redir.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -425,6 +430,34 @@ static __always_inline int tun_steer(struct bpf_sock_addr *ctx, const struct soc
 	return SYS_PROCEED;
 }
 
+/*
+ * The connect was allowed (policy said allow, or no policy selects the
+ * destination) from a workload to a workload of this node: mark the
+ * socket's entry so sockops may redirect it. Never for a tunnel (those go
+ * to another node's workload, and tun_steer skips local ones).
+ */
+static __always_inline int redir_mark(struct bpf_sock_addr *ctx, const struct sock_who *who)
+{
+	struct tr_sk *m, fresh = {};
+	__u64 cookie;
+
+	if (ctx->protocol != IPPROTO_TCP || !who->src || !who->dst ||
+	    (who->dst->flags & (TR_IP_F_WORKLOAD | TR_IP_F_LOCAL)) !=
+		    (TR_IP_F_WORKLOAD | TR_IP_F_LOCAL) ||
+	    redir_mode(NULL) == TR_REDIR_OFF)
+		return SYS_PROCEED;
+	cookie = bpf_get_socket_cookie(ctx);
+	m = bpf_map_lookup_elem(&tr_sk, &cookie);
+	if (m) {
+		m->flags |= TR_SK_F_REDIR;
+		return SYS_PROCEED;
+	}
+	fresh.flags = TR_SK_F_REDIR;
+	if (bpf_map_update_elem(&tr_sk, &cookie, &fresh, BPF_ANY))
+		stat_inc(TR_STAT_SK_FULL); /* not redirected, nothing else lost */
+	return SYS_PROCEED;
+}
+
 SEC("cgroup/connect4")
 int tr_connect4(struct bpf_sock_addr *ctx)
 {
@@ -434,7 +467,9 @@ int tr_connect4(struct bpf_sock_addr *ctx)
 		return SYS_REJECT;
 	if (pol_sock4(ctx, TR_HOOK_CONNECT, &who) != SYS_PROCEED)
 		return SYS_REJECT;
-	return tun_steer(ctx, &who, false);
+	if (tun_steer(ctx, &who, false) != SYS_PROCEED)
+		return SYS_REJECT;
+	return redir_mark(ctx, &who);
 }
 
 SEC("cgroup/connect6")
@@ -446,7 +481,9 @@ int tr_connect6(struct bpf_sock_addr *ctx)
 		return SYS_REJECT;
 	if (pol_sock6(ctx, TR_HOOK_CONNECT, &who) != SYS_PROCEED)
 		return SYS_REJECT;
-	return tun_steer(ctx, &who, true);
+	if (tun_steer(ctx, &who, true) != SYS_PROCEED)
+		return SYS_REJECT;
+	return redir_mark(ctx, &who);
 }
 
 SEC("cgroup/sendmsg4")

@@ -13,12 +13,16 @@
  * It also hands connections steered to the agent for mTLS (tunnel.h) over:
  * at establishment, the real destination goes into tr_tun_orig under the
  * workload socket's own address and port, where the agent finds it.
+ *
+ * And it puts both ends of an allowed connection between two workloads of
+ * this node into the redirection sockhash (redir.h, bpf/redir.bpf.c).
  */
 #include "lib/common.h"
 #include "lib/stats.h"
 #include "lib/lb.h"
 #include "lib/policy.h"
 #include "lib/tunnel.h"
+#include "lib/redir.h"
 
 #include <trestle/metrics.h>
 
@@ -256,8 +260,110 @@ static __always_inline void tun_handover(struct bpf_sock_ops *ctx, const struct 
 	bpf_map_update_elem(&tr_tun_orig, &k, &o, BPF_ANY);
 }
 
+/* This socket's redirection key, or the one its peer filed itself under. */
+static __always_inline int redir_key_of(struct bpf_sock_ops *ctx, struct tr_redir_key *k,
+					bool peer)
+{
+	__u32 lip6[4], rip6[4];
+
+	lip6[0] = ctx->local_ip6[0];
+	lip6[1] = ctx->local_ip6[1];
+	lip6[2] = ctx->local_ip6[2];
+	lip6[3] = ctx->local_ip6[3];
+	rip6[0] = ctx->remote_ip6[0];
+	rip6[1] = ctx->remote_ip6[1];
+	rip6[2] = ctx->remote_ip6[2];
+	rip6[3] = ctx->remote_ip6[3];
+	return redir_key_fill(k, ctx->family, ctx->local_ip4, ctx->remote_ip4, lip6, rip6,
+			      bpf_htons((__u16)ctx->local_port),
+			      (__u16)(ctx->remote_port >> 16), peer, bpf_htonl(0xffff));
+}
+
+/*
+ * Put an established socket into the redirection map. The connecting end
+ * enters when the connect hook marked its connection (allowed, both ends
+ * local workloads, not steered); the accepting end only when its peer is
+ * already there, which proves all of that for it too. MPTCP subflows stay
+ * out (the kernel would refuse them: their ULP), and in auto mode
+ * connections to a server endpoint recently seen carrying bulk (redir.h).
+ * Returns the socket's state,
+ * or NULL when it did not enter.
+ */
+static __always_inline struct tr_redir_sock *redir_enter(struct bpf_sock_ops *ctx, bool active)
+{
+	struct tr_redir_sock fresh = {}, *st;
+	struct tr_redir_key key, peer;
+	struct bpf_sock *sk = ctx->sk;
+
+	if (!sk || redir_key_of(ctx, &key, false))
+		return NULL;
+	if (!active && (redir_key_of(ctx, &peer, true) ||
+			!bpf_map_lookup_elem(&tr_redir_st, &peer)))
+		return NULL;
+	if (active && redir_mode(NULL) == TR_REDIR_AUTO) {
+		/* auto: not to a server endpoint recently seen carrying bulk */
+		const struct tr_redir_bulk *b;
+		struct tr_redir_ep ep;
+
+		redir_server_ep(&key, true, &ep);
+		b = bpf_map_lookup_elem(&tr_redir_bulk, &ep);
+		if (b && b->until_ns > bpf_ktime_get_ns()) {
+			stat_inc(TR_STAT_REDIR_BULK_SKIP);
+			return NULL;
+		}
+	}
+	if (bpf_skc_to_mptcp_sock(sk)) {
+		stat_inc(TR_STAT_REDIR_UNSUITABLE);
+		return NULL;
+	}
+	/* the state first: sk_msg takes a socket without state as not ours */
+	fresh.flags = active ? TR_RS_F_ACTIVE : 0;
+	if (bpf_map_update_elem(&tr_redir_st, &key, &fresh, BPF_NOEXIST)) {
+		stat_inc(TR_STAT_REDIR_UNSUITABLE);
+		return NULL;
+	}
+	if (bpf_sock_hash_update(ctx, &tr_redir_sk, &key, BPF_NOEXIST)) {
+		bpf_map_delete_elem(&tr_redir_st, &key);
+		stat_inc(TR_STAT_REDIR_UNSUITABLE);
+		return NULL;
+	}
+	st = bpf_map_lookup_elem(&tr_redir_st, &key);
+	if (!st)
+		return NULL;
+	/* its TCP_CLOSE removes the state */
+	bpf_sock_ops_cb_flags_set(ctx, ctx->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
+	if (!active)
+		stat_inc(TR_STAT_REDIR_CONN); /* both ends are in: one connection */
+	return st;
+}
+
+/*
+ * A redirected socket closes: its state goes, and its redirected bytes
+ * are returned for the L4 metrics. *redirected says it was one; then
+ * *counted says whether sockops counted it at establishment.
+ */
+static __always_inline void redir_leave(struct bpf_sock_ops *ctx, bool *redirected,
+					bool *counted, __u64 *sent, __u64 *rcvd)
+{
+	struct tr_redir_key key;
+	struct tr_redir_sock *st;
+
+	*redirected = false;
+	if (redir_key_of(ctx, &key, false))
+		return;
+	st = bpf_map_lookup_elem(&tr_redir_st, &key);
+	if (!st)
+		return;
+	*redirected = true;
+	*counted = st->flags & TR_RS_F_COUNTED;
+	*sent = st->sent;
+	*rcvd = st->rcvd;
+	bpf_map_delete_elem(&tr_redir_st, &key);
+}
+
 static __always_inline void on_established(struct bpf_sock_ops *ctx, bool active)
 {
+	struct tr_redir_sock *rs = NULL;
 	struct tr_sk *m = NULL;
 	struct tr_l4_key key, dst;
 	bool both = false;
@@ -268,6 +374,10 @@ static __always_inline void on_established(struct bpf_sock_ops *ctx, bool active
 		m = bpf_map_lookup_elem(&tr_sk, &cookie);
 		if (m && (m->flags & TR_SK_F_TUNNEL))
 			tun_handover(ctx, m);
+		if (m && (m->flags & TR_SK_F_REDIR) && redir_mode(NULL) != TR_REDIR_OFF)
+			rs = redir_enter(ctx, true);
+	} else if (redir_mode(NULL) != TR_REDIR_OFF) {
+		rs = redir_enter(ctx, false);
 	}
 	if (!l4_metrics)
 		return;
@@ -277,6 +387,8 @@ static __always_inline void on_established(struct bpf_sock_ops *ctx, bool active
 		return; /* the connecting end, on this node too, counts it */
 	if (m)
 		m->flags |= TR_SK_F_COUNTED; /* sock_release keeps it for the close */
+	if (rs)
+		rs->flags |= TR_RS_F_COUNTED;
 	count(&key, 1, 0, 0, 0);
 	stat_inc(TR_STAT_L4_OPENED);
 	if (both) {
@@ -316,13 +428,16 @@ static __always_inline void on_state(struct bpf_sock_ops *ctx)
 {
 	struct tr_l4_key key, dst;
 	struct tr_sk *m;
-	__u64 cookie, out, in;
-	bool active, both = false;
+	__u64 cookie, out, in, rsent = 0, rrcvd = 0;
+	bool active, both = false, redirected, counted = false;
 	__u8 fins;
 
-	/* only sockets counted at establishment ask for state changes, and
-	 * each reaches TCP_CLOSE once: counted exactly once */
+	/* only sockets counted at establishment, or redirected, ask for state
+	 * changes, and each reaches TCP_CLOSE once: counted exactly once */
 	if (ctx->args[1] != TCP_CLOSE)
+		return;
+	redir_leave(ctx, &redirected, &counted, &rsent, &rrcvd);
+	if (redirected && !counted)
 		return;
 	active = ctx->bpf_sock_ops_cb_flags & BPF_SOCK_OPS_RTO_CB_FLAG;
 	cookie = bpf_get_socket_cookie(ctx);
@@ -344,6 +459,9 @@ static __always_inline void on_state(struct bpf_sock_ops *ctx)
 		out--;
 	if ((fins & TR_SK_FIN_RECEIVED) && in)
 		in--;
+	/* what went socket to socket never touched TCP's counters */
+	out += rsent;
+	in += rrcvd;
 	if (active) {
 		count(&key, 0, 1, in, out); /* response in, request out */
 		stat_inc(TR_STAT_L4_CLOSED);
@@ -369,8 +487,7 @@ int tr_sockops(struct bpf_sock_ops *ctx)
 		on_established(ctx, true);
 		break;
 	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
-		if (l4_metrics)
-			on_established(ctx, false);
+		on_established(ctx, false);
 		break;
 	case BPF_SOCK_OPS_STATE_CB:
 		on_state(ctx);

@@ -19,6 +19,7 @@
 #include <trestle/maps.h>
 #include <trestle/policy.h>
 #include <trestle/reasons.h>
+#include <trestle/redir.h>
 #include <trestle/tunnel.h>
 
 #include "abi_fmt.h"
@@ -408,6 +409,14 @@ static void val_tun_cfg(const void *value)
 	print_addr_field("node6", v->node6, TR_AF_INET6);
 }
 
+static void val_redir_cfg(const void *value)
+{
+	const struct tr_redir_cfg *v = value;
+
+	print_string(PRINT_ANY, "mode", " mode %s", abi_redir_mode_name(v->mode));
+	print_u32_field("bulk_bytes", v->bulk_bytes);
+}
+
 static void key_peerauth(const void *key)
 {
 	const struct tr_peerauth_key *k = key;
@@ -485,6 +494,12 @@ const struct map_desc map_descs[] = {
 	  sizeof(struct tr_peerauth), key_peerauth, val_peerauth },
 	{ TR_MAP_TUN_ORIG, BPF_MAP_TYPE_LRU_HASH, 0, 0, NULL, NULL },
 	{ TR_MAP_TUN_PEER, BPF_MAP_TYPE_LRU_HASH, 0, 0, NULL, NULL },
+	{ TR_MAP_REDIR_CFG, BPF_MAP_TYPE_ARRAY, sizeof(__u32),
+	  sizeof(struct tr_redir_cfg), key_index, val_redir_cfg },
+	/* sockets: keys as hex, values are socket cookies */
+	{ TR_MAP_REDIR_SK, BPF_MAP_TYPE_SOCKHASH, 0, 0, NULL, NULL },
+	{ TR_MAP_REDIR_ST, BPF_MAP_TYPE_HASH, 0, 0, NULL, NULL },
+	{ TR_MAP_REDIR_BULK, BPF_MAP_TYPE_LRU_HASH, 0, 0, NULL, NULL },
 };
 
 const size_t map_descs_cnt = ARRAY_SIZE(map_descs);

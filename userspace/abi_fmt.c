@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <trestle/reasons.h>
+#include <trestle/redir.h>
 
 const char *abi_addr_str(const __be32 addr[4], int family, char *buf, size_t len)
 {
@@ -88,4 +89,23 @@ const char *abi_stat_name(unsigned int idx)
 		if ((unsigned int)stats[i].code == idx)
 			return stats[i].name;
 	return NULL;
+}
+
+static const char *const redir_modes[] = {
+	[TR_REDIR_OFF] = "off",
+	[TR_REDIR_ON] = "on",
+	[TR_REDIR_AUTO] = "auto",
+};
+
+const char *abi_redir_mode_name(unsigned int mode)
+{
+	return mode < sizeof(redir_modes) / sizeof(redir_modes[0]) ? redir_modes[mode] : "?";
+}
+
+int abi_redir_mode_parse(const char *s)
+{
+	for (size_t i = 0; i < sizeof(redir_modes) / sizeof(redir_modes[0]); i++)
+		if (!strcmp(s, redir_modes[i]))
+			return (int)i;
+	return -EINVAL;
 }

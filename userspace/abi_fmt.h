@@ -18,4 +18,9 @@ const char *abi_reason_desc(int reason);
 /* Name of a tr_stats index (event or -reason), or NULL if unused. */
 const char *abi_stat_name(unsigned int idx);
 
+/* The redirection switch (TR_REDIR_*): "off", "on", "auto" ("?" if unknown);
+ * parse returns the mode or -EINVAL. */
+const char *abi_redir_mode_name(unsigned int mode);
+int abi_redir_mode_parse(const char *s);
+
 #endif /* TRESTLE_ABI_FMT_H */

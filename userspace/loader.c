@@ -19,12 +19,15 @@
 #include <unistd.h>
 
 #include <trestle/maps.h>
+#include <trestle/redir.h>
 
+#include "abi_fmt.h"
 #include "log.h"
 #include "pins.h"
 #include "sock.skel.h"
 #include "tc.skel.h"
 #include "sockops.skel.h"
+#include "redir.skel.h"
 
 /* libbpf 1.1's headers predate tcx (Linux 6.6); the kernel ABI values: */
 #ifndef BPF_TCX_INGRESS
@@ -170,6 +173,54 @@ static int attach_one(struct tr_loader *l, struct bpf_program *prog)
 	bpf_link__disconnect(link);
 	bpf_link__destroy(link);
 	l->n_attached++;
+	return 0;
+}
+
+/*
+ * Same-node redirection: write the switch (read by BPF per connection and
+ * per message, so no program changes with it) and attach the sk_msg program
+ * to the pinned sockhash. bpf_prog_attach on a map replaces the program a
+ * previous agent attached; sockets already in the map keep the program
+ * they entered with until they close.
+ */
+static int redir_start(struct tr_loader *l, const struct loader_opts *lopts)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = l->bpffs);
+	struct tr_redir_cfg cfg = {
+		.mode = lopts ? lopts->redirect : TR_REDIR_AUTO,
+		.bulk_bytes = lopts ? lopts->redirect_bulk_bytes : 0,
+	};
+	__u32 zero = 0;
+	int err;
+
+	l->redir = tr_redir__open_opts(&opts);
+	if (!l->redir) {
+		err = -errno;
+		log_error("cannot open the redirection BPF object: %s", strerror(-err));
+		return err;
+	}
+	err = tr_redir__load(l->redir);
+	if (err) {
+		log_error("cannot load the sk_msg redirection program: %s (run with -v for the verifier log)",
+			  strerror(-err));
+		return err;
+	}
+	l->redir_cfg_fd = bpf_map__fd(l->redir->maps.tr_redir_cfg);
+	if (bpf_map_update_elem(l->redir_cfg_fd, &zero, &cfg, BPF_ANY)) {
+		err = -errno;
+		log_error("cannot write %s/%s: %s", l->bpffs, TR_MAP_REDIR_CFG, strerror(-err));
+		return err;
+	}
+	err = bpf_prog_attach(bpf_program__fd(l->redir->progs.tr_redir_msg),
+			      bpf_map__fd(l->redir->maps.tr_redir_sk), BPF_SK_MSG_VERDICT, 0);
+	if (err) {
+		err = -errno;
+		log_error("cannot attach the sk_msg program to %s/%s: %s", l->bpffs,
+			  TR_MAP_REDIR_SK, strerror(-err));
+		return err;
+	}
+	log_info("same-node redirection: %s%s", abi_redir_mode_name(cfg.mode),
+		 cfg.mode == TR_REDIR_AUTO ? " (bulk transfers take the normal path)" : "");
 	return 0;
 }
 
@@ -359,12 +410,18 @@ int loader_start(struct tr_loader *l, const char *bpffs, const char *cgroup,
 	}
 	l->l4_stat_fd = bpf_map__fd(l->sockops->maps.tr_l4_stat);
 
+	/* redirection: switch first, then the sk_msg program on the sockhash,
+	 * before sockops can put a socket there */
+	err = redir_start(l, lopts);
+	if (err)
+		return err;
+
 	bpf_object__for_each_program(prog, l->skel->obj) {
 		err = attach_one(l, prog);
 		if (err)
 			return err;
 	}
-	if (!lopts || lopts->l4_metrics) {
+	if (!lopts || lopts->l4_metrics || lopts->redirect != TR_REDIR_OFF) {
 		err = attach_one(l, l->sockops->progs.tr_sockops);
 		if (err)
 			return err;
@@ -381,7 +438,7 @@ int loader_start(struct tr_loader *l, const char *bpffs, const char *cgroup,
 			bpf_link_detach(fd);
 			close(fd);
 			unlink(path);
-			log_info("L4 metrics off: sockops detached");
+			log_info("L4 metrics and redirection off: sockops detached");
 		}
 	}
 	log_info("programs ready on cgroup %s: %d attached, %d replaced in place",
@@ -910,6 +967,8 @@ void loader_close(struct tr_loader *l)
 {
 	if (l->sockops)
 		tr_sockops__destroy(l->sockops);
+	if (l->redir)
+		tr_redir__destroy(l->redir);
 	if (l->tc)
 		tr_tc__destroy(l->tc);
 	free(l->tc_ifindexes);

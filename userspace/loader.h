@@ -18,6 +18,7 @@
 struct tr_sock;
 struct tr_tc;
 struct tr_sockops;
+struct tr_redir;
 
 /*
  * How the tc programs attach to workload devices.
@@ -39,6 +40,8 @@ struct tr_loader {
 	struct tr_tc *tc;          /* tc programs; share the pinned maps */
 	struct tr_sockops *sockops; /* L4 metrics; shares the pinned maps */
 	int l4_stat_fd;
+	struct tr_redir *redir;     /* sk_msg on the redirection sockhash */
+	int redir_cfg_fd;           /* tr_redir_cfg: the node's switch */
 	struct tr_pol_fds pfds;
 	int flow_rb_fd;
 	uint32_t *tc_ifindexes;    /* devices this agent attached or adopted */
@@ -54,6 +57,8 @@ struct tr_loader {
 
 struct loader_opts {
 	bool l4_metrics; /* count connections and bytes in sockops */
+	unsigned int redirect;            /* TR_REDIR_* (redir.h) */
+	unsigned int redirect_bulk_bytes; /* auto rule; 0 = the default */
 	/* LOADER_TC_AUTO (0): probe; the environment variable
 	 * TRESTLE_TC_MODE=tcx|clsact overrides the probe (tests use it to
 	 * run the clsact path on a kernel that has tcx) */

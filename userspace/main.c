@@ -26,8 +26,10 @@
 #include <unistd.h>
 
 #include <trestle/maps.h>
+#include <trestle/redir.h>
 #include <trestle/tunnel.h>
 
+#include "abi_fmt.h"
 #include "agent_stats.h"
 #include "audit.h"
 #include "certstore.h"
@@ -73,6 +75,8 @@ struct options {
 	const char *certs_dir;   /* --certs */
 	struct tls_opts tls;     /* --fips[=require] */
 	bool no_ktls;            /* --no-ktls: records in userspace even with kTLS */
+	unsigned int redirect;   /* --redirect: TR_REDIR_* */
+	unsigned int redirect_bulk; /* --redirect-bulk-bytes, 0 = default */
 };
 
 struct agent {
@@ -122,6 +126,10 @@ static void usage(FILE *f)
 		"      --audit-log-max-bytes SIZE  rotate audit.jsonl at SIZE (default 16M; 0: never)\n"
 		"      --audit-log-keep N rotated audit logs kept, gzipped (default 5)\n"
 		"      --no-l4-metrics    do not count connections and bytes in the kernel\n"
+		"      --redirect MODE    same-node socket redirection: auto (default: request/response\n"
+		"                         connections, bulk transfers take TCP), on (always), off\n"
+		"      --redirect-bulk-bytes SIZE  auto: bytes one end may send while the other sends\n"
+		"                         nothing before the connection leaves redirection (default 256K)\n"
 		"      --metrics-addr A:P serve /metrics, /healthz, /readyz on A:P ([V6]:P; default " METRICS_DEFAULT_ADDR "; none: off)\n"
 		"      --log-format FMT   text or json (default text)\n"
 		"  -v, --verbose          debug logging, including libbpf's\n"
@@ -189,7 +197,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 {
 	enum { OPT_LOG_FORMAT = 256, OPT_CLEANUP, OPT_FLOW_ALLOW, OPT_NO_L4,
 	       OPT_FLOW_MAX, OPT_FLOW_KEEP, OPT_AUDIT_MAX, OPT_AUDIT_KEEP, OPT_METRICS_ADDR,
-	       OPT_CERTS, OPT_FIPS, OPT_NO_KTLS };
+	       OPT_CERTS, OPT_FIPS, OPT_NO_KTLS, OPT_REDIRECT, OPT_REDIRECT_BULK };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "bpffs", required_argument, NULL, 'b' },
@@ -206,6 +214,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "certs", required_argument, NULL, OPT_CERTS },
 		{ "fips", optional_argument, NULL, OPT_FIPS },
 		{ "no-ktls", no_argument, NULL, OPT_NO_KTLS },
+		{ "redirect", required_argument, NULL, OPT_REDIRECT },
+		{ "redirect-bulk-bytes", required_argument, NULL, OPT_REDIRECT_BULK },
 		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "cleanup", no_argument, NULL, OPT_CLEANUP },
@@ -222,6 +232,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	o->log_format = LOG_FORMAT_TEXT;
 	o->metrics_addr = METRICS_DEFAULT_ADDR;
 	o->certs_dir = DEFAULT_CERTS_DIR;
+	o->redirect = TR_REDIR_AUTO;
 	o->flow_log = o->audit_log = (struct rotlog_limits){ ROTLOG_DEFAULT_MAX_BYTES,
 							     ROTLOG_DEFAULT_KEEP };
 	if (gethostname(o->node, sizeof(o->node)))
@@ -266,6 +277,28 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case OPT_NO_KTLS:
 			o->no_ktls = true;
 			break;
+		case OPT_REDIRECT: {
+			int mode = abi_redir_mode_parse(optarg);
+
+			if (mode < 0) {
+				fprintf(stderr, "trestled: --redirect takes auto, on or off, not '%s'\n",
+					optarg);
+				return -EINVAL;
+			}
+			o->redirect = (unsigned int)mode;
+			break;
+		}
+		case OPT_REDIRECT_BULK: {
+			uint64_t v;
+
+			if (parse_size(optarg, &v) || !v || v > UINT32_MAX) {
+				fprintf(stderr, "trestled: --redirect-bulk-bytes takes a size from 1 to 4G-1 like 65536, 64K or 1M, not '%s'\n",
+					optarg);
+				return -EINVAL;
+			}
+			o->redirect_bulk = (unsigned int)v;
+			break;
+		}
 		case OPT_METRICS_ADDR: {
 			struct sockaddr_storage ss;
 			socklen_t len;
@@ -845,7 +878,9 @@ int main(int argc, char **argv)
 	/* not fatal: the data path matters more than its metrics (logged) */
 	metrics_start(a.opt.metrics_addr, a.opt.bpffs);
 	{
-		struct loader_opts lo = { .l4_metrics = !a.opt.no_l4_metrics };
+		struct loader_opts lo = { .l4_metrics = !a.opt.no_l4_metrics,
+					  .redirect = a.opt.redirect,
+					  .redirect_bulk_bytes = a.opt.redirect_bulk };
 
 		err = loader_start(&a.loader, a.opt.bpffs, a.opt.cgroup, &lo);
 	}

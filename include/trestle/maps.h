@@ -45,6 +45,12 @@
 #define TR_MAP_TUN_ORIG "tr_tun_orig"
 #define TR_MAP_TUN_PEER "tr_tun_peer"
 
+/* same-node socket redirection (redir.h) */
+#define TR_MAP_REDIR_CFG "tr_redir_cfg"
+#define TR_MAP_REDIR_SK "tr_redir_sk"
+#define TR_MAP_REDIR_ST "tr_redir_st"
+#define TR_MAP_REDIR_BULK "tr_redir_bulk"
+
 #define TR_MAX_SERVICES 131072   /* per family: service ports (VIP, port, proto) */
 #define TR_MAX_SLOTS_TOTAL 1048576
 #define TR_MAX_BACKENDS 262144   /* ids 1 .. TR_MAX_BACKENDS-1 */
@@ -64,6 +70,8 @@
 #define TR_MAX_PEERAUTH 65536    /* (workload, port) mTLS modes */
 #define TR_MAX_TUN_ORIG 65536    /* LRU: steered connections not yet accepted */
 #define TR_MAX_TUN_PEER 65536    /* LRU: agent connections to local workloads */
+#define TR_MAX_REDIR_SOCKS 65536 /* redirected sockets open at once (two per connection) */
+#define TR_MAX_REDIR_BULK 16384  /* LRU: server endpoints seen carrying bulk */
 
 /* Every map Trestle pins, for cleanup and the CLI. */
 #define TR_PINNED_MAPS                                                      \
@@ -73,7 +81,8 @@
 	TR_MAP_CGROUP, TR_MAP_POL, TR_MAP_POL_DST, TR_MAP_POL_STAT,          \
 	TR_MAP_FLOW_RB, TR_MAP_ID_INFO, TR_MAP_WL_INFO, TR_MAP_POL_INFO,     \
 	TR_MAP_CT_UDP, TR_MAP_L4_STAT, TR_MAP_SK, TR_MAP_LB_RBE, TR_MAP_WL_ADDR, \
-	TR_MAP_TUN_CFG, TR_MAP_PEERAUTH, TR_MAP_TUN_ORIG, TR_MAP_TUN_PEER
+	TR_MAP_TUN_CFG, TR_MAP_PEERAUTH, TR_MAP_TUN_ORIG, TR_MAP_TUN_PEER,  \
+	TR_MAP_REDIR_CFG, TR_MAP_REDIR_SK, TR_MAP_REDIR_ST, TR_MAP_REDIR_BULK
 
 /* Pinned links, one file per attach point, under <bpffs>/links/. */
 #define TR_LINK_DIR "links"

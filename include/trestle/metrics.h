@@ -71,6 +71,9 @@ struct tr_wl_addr {
 #define TR_SK_F_COUNTED 0x2 /* counted as opened; its close is counted once */
 #define TR_SK_F_TUNNEL 0x4  /* steered to the agent for mTLS (tunnel.h): backend
 			     * is the agent, orig the real destination */
+#define TR_SK_F_REDIR 0x8   /* the connect hook allowed a TCP connect from a local
+			     * workload to a local workload, not steered: both
+			     * ends may be redirected (redir.h) */
 
 /* The kernel's byte counters count sequence space, where a FIN takes one
  * number: which FINs to take off to get payload bytes (sockops). */

@@ -90,7 +90,19 @@ enum tr_reason {
 	X(XDP_CT_STALE, 37, "xdp_ct_stale",                                   \
 	  "connection table entries whose backend was removed: chosen again") \
 	X(XDP_TOO_BIG, 38, "xdp_icmp_too_big",                                \
-	  "ICMP fragmentation needed / packet too big sent for encapsulation")
+	  "ICMP fragmentation needed / packet too big sent for encapsulation") \
+	X(REDIR_CONN, 39, "redirect_connections",                             \
+	  "same-node connections whose two ends entered the redirection map")  \
+	X(REDIR_BYTES, 40, "redirect_bytes",                                  \
+	  "bytes moved socket to socket by redirection")                      \
+	X(REDIR_BULK, 41, "redirect_bulk_seen",                               \
+	  "redirected connections that carried a bulk transfer (auto: their server endpoint leaves redirection for a while)") \
+	X(REDIR_NO_PEER, 42, "redirect_no_peer",                              \
+	  "redirected sockets whose peer was not in the map: normal path")     \
+	X(REDIR_UNSUITABLE, 43, "redirect_unsuitable",                        \
+	  "eligible sockets that could not enter the redirection map (MPTCP, map full)") \
+	X(REDIR_BULK_SKIP, 44, "redirect_bulk_skipped",                       \
+	  "eligible connections left on the normal path: their server endpoint was seen carrying bulk (auto)")
 
 enum tr_stat {
 #define TR_STAT_ENUM(n, v, s, d) TR_STAT_##n = (v),
