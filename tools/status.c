@@ -23,6 +23,8 @@
 #include "cli.h"
 
 #include <trestle/policy.h>
+#include <trestle/redir.h>
+#include "abi_fmt.h"
 #include "pins.h"
 
 static void print_applied(__u64 applied_ns)
@@ -278,6 +280,27 @@ static int do_show(int argc, char **argv)
 			print_uint(PRINT_ANY, "policy_epoch", "policy epoch: %llu\n", pc.epoch);
 		else
 			print_null(PRINT_JSON, "policy_epoch", NULL);
+		if (fd >= 0)
+			close(fd);
+	}
+	{
+		/* the node's redirection switch (BPF reads it per connection) */
+		struct tr_redir_cfg rc = {};
+		__u32 zero = 0;
+		int fd = cli_map_open_flags(TR_MAP_REDIR_CFG, NULL,
+					    CLI_MAP_QUIET_ENOENT | CLI_MAP_NO_CHECK);
+
+		open_json_object("redirect");
+		if (fd >= 0 && !bpf_map_lookup_elem(fd, &zero, &rc)) {
+			print_string(PRINT_ANY, "mode", "redirect:     %s", abi_redir_mode_name(rc.mode));
+			if (rc.mode == TR_REDIR_AUTO)
+				print_uint(PRINT_ANY, "bulk_bytes", " (bulk above %llu bytes takes TCP)",
+					   rc.bulk_bytes ? rc.bulk_bytes : TR_REDIR_BULK_BYTES_DEFAULT);
+			print_nl();
+		} else {
+			print_null(PRINT_ANY, "mode", "redirect:     (not pinned)\n");
+		}
+		close_json_object();
 		if (fd >= 0)
 			close(fd);
 	}

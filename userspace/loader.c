@@ -187,7 +187,7 @@ static int redir_start(struct tr_loader *l, const struct loader_opts *lopts)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = l->bpffs);
 	struct tr_redir_cfg cfg = {
-		.mode = lopts ? lopts->redirect : TR_REDIR_AUTO,
+		.mode = lopts ? lopts->redirect : TR_REDIR_OFF,
 		.bulk_bytes = lopts ? lopts->redirect_bulk_bytes : 0,
 	};
 	__u32 zero = 0;

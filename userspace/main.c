@@ -126,8 +126,8 @@ static void usage(FILE *f)
 		"      --audit-log-max-bytes SIZE  rotate audit.jsonl at SIZE (default 16M; 0: never)\n"
 		"      --audit-log-keep N rotated audit logs kept, gzipped (default 5)\n"
 		"      --no-l4-metrics    do not count connections and bytes in the kernel\n"
-		"      --redirect MODE    same-node socket redirection: auto (default: request/response\n"
-		"                         connections, bulk transfers take TCP), on (always), off\n"
+		"      --redirect MODE    same-node socket redirection: off (default), on, auto (on, except\n"
+		"                         to server endpoints recently seen carrying bulk); see README\n"
 		"      --redirect-bulk-bytes SIZE  auto: bytes one end may send while the other sends\n"
 		"                         nothing before the connection leaves redirection (default 256K)\n"
 		"      --metrics-addr A:P serve /metrics, /healthz, /readyz on A:P ([V6]:P; default " METRICS_DEFAULT_ADDR "; none: off)\n"
@@ -232,7 +232,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	o->log_format = LOG_FORMAT_TEXT;
 	o->metrics_addr = METRICS_DEFAULT_ADDR;
 	o->certs_dir = DEFAULT_CERTS_DIR;
-	o->redirect = TR_REDIR_AUTO;
+	o->redirect = TR_REDIR_OFF;
 	o->flow_log = o->audit_log = (struct rotlog_limits){ ROTLOG_DEFAULT_MAX_BYTES,
 							     ROTLOG_DEFAULT_KEEP };
 	if (gethostname(o->node, sizeof(o->node)))

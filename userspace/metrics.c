@@ -16,6 +16,9 @@
  *       are one series, as in Istio)
  *   trestle_datapath_drops_total{reason}            counter  (tr_stats)
  *   trestle_datapath_events_total{event}            counter  (tr_stats)
+ *   trestle_redirect_connections_total,
+ *   trestle_redirect_bytes_total                    counters (tr_stats:
+ *       same-node connections redirected socket to socket, their bytes)
  *   trestle_policy_verdicts_total{policy_namespace,policy_name,verdict}
  *                                                   counter  (per policy)
  *   trestle_lb_selections_total{service_namespace,service,protocol,
@@ -434,6 +437,23 @@ static void render_stats(struct rctx *r)
 
 		if (!percpu_u64(r, fd, events[i].idx, &v))
 			prom_sample_u64(&r->b, "trestle_datapath_events_total", &l, 1, v);
+	}
+	{
+		static const struct { const char *fam, *help; unsigned int idx; } redir[] = {
+			{ "trestle_redirect_connections_total",
+			  "Same-node connections whose data moved socket to socket (sk_msg redirection)",
+			  TR_STAT_REDIR_CONN },
+			{ "trestle_redirect_bytes_total",
+			  "Bytes moved socket to socket by same-node redirection", TR_STAT_REDIR_BYTES },
+		};
+
+		for (size_t i = 0; i < sizeof(redir) / sizeof(redir[0]); i++) {
+			uint64_t v;
+
+			prom_family(&r->b, redir[i].fam, "counter", redir[i].help);
+			if (fd >= 0 && !percpu_u64(r, fd, redir[i].idx, &v))
+				prom_sample_u64(&r->b, redir[i].fam, NULL, 0, v);
+		}
 	}
 	/* map pressure, by map: the agent's refused applies, and the data
 	 * path's own inserts that found a table full */

@@ -16,6 +16,13 @@
  * writes are passed to TCP goes through the sk_msg send path (a copy per
  * write, no coalescing: slower than plain TCP), and its blocking reads may
  * return EAGAIN on a wake-up that brought no data (tcp_bpf_recvmsg).
+ * The same kernel function makes a blocking read of a redirected socket
+ * fail with EAGAIN when a wake-up brings no data (the ACK of our own FIN
+ * after shutdown(SHUT_WR), send-buffer space): programs on non-blocking
+ * sockets (event loops: nginx, Envoy, Go, Java NIO, Node) retry, programs
+ * blocking in read() see an error. That is why the switch is off by
+ * default.
+ *
  * So a write whose peer is not (yet) in the map takes the normal path, and
  * that socket then never redirects (the redirected bytes would overtake
  * TCP bytes not yet read); this is rare (the accepting end enters before
@@ -24,9 +31,9 @@
  * tr_redir_cfg[0].mode is the node's switch; BPF reads it when a
  * connection is established, so changing it needs no program reload and
  * applies to new connections:
- *   off   no connection is redirected
+ *   off   (default) no connection is redirected
  *   on    every eligible connection is redirected
- *   auto  (default) like on, except to a server endpoint (address, port)
+ *   auto  like on, except to a server endpoint (address, port)
  *         recently seen carrying a bulk transfer: one end wrote more than
  *         bulk_bytes while the other wrote nothing. The sk_msg program
  *         records such an endpoint in tr_redir_bulk for

@@ -7,7 +7,8 @@
 # Topology (scripts/lib/topo.sh, prefix --prefix): node n1 with workloads
 # client (10.244.1.2) and server (10.244.1.10), each its own network
 # namespace on a veth to the node, one trestled. The server runs
-# `tr-stream serve`; the client runs tr-stream (tests/tools/tr-stream.c):
+# `tr-stream serve` on port 9000 (request/response) and 9001 (bulk); the
+# client runs tr-stream (tests/tools/tr-stream.c):
 #
 #   rr1      1-byte request, 1-byte answer, one outstanding, one connection
 #   rr4k     4 KB request, 4 KB answer, the same
@@ -18,9 +19,13 @@
 # the pinned tr_redir_cfg (what the agent's --redirect writes; BPF reads it
 # for each new connection, no program is reloaded): off (the normal path:
 # TCP over the two veths, the mesh's programs attached), on (every
-# connection redirected), auto (the rule: redirected until one end has
-# sent --bulk bytes while the other sent nothing, then the normal path).
-# Every run opens a fresh connection, so the switch applies to it whole.
+# connection redirected), auto (the rule, include/trestle/redir.h: like on,
+# except to a server endpoint seen carrying bulk in the last 60 s -- one end
+# wrote more than 256 KB while the other wrote nothing -- which takes the
+# normal path). Every run opens a fresh connection, so the switch applies
+# to it whole. The first auto connection to the bulk port (and the first
+# after the 60 s hold expired) is redirected and teaches the rule; those
+# runs are counted like the others.
 #
 # Rounds: every round runs each test on every row in turn (row order
 # rotating from test to test), so paired runs are seconds apart; figures
@@ -74,24 +79,26 @@ spec: {serviceAccountName: server, nodeName: n1}
 status: {podIP: 10.244.1.10, podIPs: [{ip: 10.244.1.10}]}
 Y
 topo_agent n1 || exit 1
-topo_run n1 server "$TR_STREAM" serve --listen 0.0.0.0:9000 --ready "$TOPO_DIR/ready" \
-	>>"$TOPO_DIR/server.log" 2>&1 &
-for ((i = 0; i < 100; i++)); do [[ -s $TOPO_DIR/ready ]] && break; sleep 0.05; done
-[[ -s $TOPO_DIR/ready ]] || { say "tr-stream serve did not start"; exit 1; }
+for port in 9000 9001; do
+	topo_run n1 server "$TR_STREAM" serve --listen "0.0.0.0:$port" --ready "$TOPO_DIR/ready.$port" \
+		>>"$TOPO_DIR/server.log" 2>&1 &
+	for ((i = 0; i < 100; i++)); do [[ -s $TOPO_DIR/ready.$port ]] && break; sleep 0.05; done
+	[[ -s $TOPO_DIR/ready.$port ]] || { say "tr-stream serve :$port did not start"; exit 1; }
+done
 
 CFG=$(topo_pin n1)/tr_redir_cfg
 declare -A MODE=([off]=0 [on]=1 [auto]=2)
 set_mode() { # the u32 mode, little endian; bulk_bytes 0 = the default
 	bpftool map update pinned "$CFG" key 0 0 0 0 value "${MODE[$1]}" 0 0 0 0 0 0 0
 }
-stat() { "$BUILD/tools/trestle" --bpffs "$(topo_pin n1)" -j stats | jq -r ".$1"; }
+stat() { "$BUILD/tools/trestle" --bpffs "$(topo_pin n1)" -j stats | jq -r ".$1 // 0"; }
 
 run() { # TEST -> tr-stream JSON
 	case $1 in
 	rr1) topo_run n1 client "$TR_STREAM" rr --connect 10.244.1.10:9000 --write 1 --duration "$DURATION" ;;
 	rr4k) topo_run n1 client "$TR_STREAM" rr --connect 10.244.1.10:9000 --write 4096 --duration "$DURATION" ;;
-	bulk4k) topo_run n1 client "$TR_STREAM" discard --connect 10.244.1.10:9000 --write 4096 --duration "$DURATION" ;;
-	bulk64k) topo_run n1 client "$TR_STREAM" discard --connect 10.244.1.10:9000 --write 65536 --duration "$DURATION" ;;
+	bulk4k) topo_run n1 client "$TR_STREAM" discard --connect 10.244.1.10:9001 --write 4096 --duration "$DURATION" ;;
+	bulk64k) topo_run n1 client "$TR_STREAM" discard --connect 10.244.1.10:9001 --write 65536 --duration "$DURATION" ;;
 	esac
 }
 

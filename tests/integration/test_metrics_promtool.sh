@@ -76,7 +76,8 @@ families="istio_tcp_connections_opened_total istio_tcp_connections_closed_total
 	trestle_agent_start_time_seconds trestle_agent_ready trestle_build_info
 	trestle_metrics_read_errors_total trestle_scrape_duration_seconds
 	trestle_tls_handshakes_total trestle_tunnel_refusals_total trestle_tunnel_connections_total
-	trestle_tunnels_active trestle_tunnel_bytes_total"
+	trestle_tunnels_active trestle_tunnel_bytes_total
+	trestle_redirect_connections_total trestle_redirect_bytes_total"
 missing=
 for f in $families; do
 	grep -q "^# HELP $f " <<<"$m" && grep -q "^# TYPE $f " <<<"$m" || missing+=" $f"

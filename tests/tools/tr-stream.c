@@ -28,6 +28,13 @@
  * (a workload talking to its own listening port); selfconnect: a socket
  * bound to ADDR:PORT connects to that same address (TCP simultaneous open,
  * one socket that is both ends).
+ * Reads are those of an event-driven program: a read that fails with
+ * EAGAIN waits in poll() for data and tries again. A blocking read of a
+ * socket in a sockmap can fail so on a wake-up that brought no data (the
+ * kernel's tcp_bpf_recvmsg, e.g. when the ACK of our FIN arrives after a
+ * half-close); "eagain" in the output counts them.
+ * --mptcp: every socket is IPPROTO_MPTCP (the kernel falls back to TCP
+ * when the other end does not speak it).
  * Output: one JSON object. Exit status 0 when every connection checked out.
  */
 #include "tr-common.h"
@@ -37,6 +44,7 @@
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -65,6 +73,28 @@ struct result {
 #define FNV_OFF 0xcbf29ce484222325ull
 #define FNV_PRIME 0x100000001b3ull
 #define MAX_WSIZE (16u << 20)
+#ifndef IPPROTO_MPTCP
+#define IPPROTO_MPTCP 262
+#endif
+
+static int sock_proto; /* 0, or IPPROTO_MPTCP with --mptcp */
+static _Atomic unsigned long eagains; /* reads that failed with EAGAIN */
+
+/* read(2) as an event loop does it: EAGAIN means wait for POLLIN. */
+static ssize_t read_ev(int fd, void *buf, size_t n)
+{
+	for (;;) {
+		ssize_t r = read(fd, buf, n);
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		if (r >= 0 || (errno != EAGAIN && errno != EINTR))
+			return r;
+		if (errno == EAGAIN) {
+			eagains++;
+			poll(&p, 1, -1);
+		}
+	}
+}
 #define LAT_BUCKETS 200000 /* 0.1 us each: up to 20 ms */
 
 static uint8_t pat(uint32_t seed, uint64_t i)
@@ -116,10 +146,8 @@ static int read_all(int fd, void *p, size_t n)
 	uint8_t *b = p;
 
 	while (n) {
-		ssize_t r = read(fd, b, n);
+		ssize_t r = read_ev(fd, b, n);
 
-		if (r < 0 && errno == EINTR)
-			continue;
 		if (r < 0)
 			return -errno;
 		if (!r)
@@ -136,9 +164,7 @@ static int expect_eof(int fd)
 	char c;
 	ssize_t r;
 
-	do
-		r = read(fd, &c, 1);
-	while (r < 0 && errno == EINTR);
+	r = read_ev(fd, &c, 1);
 	return r == 0 ? 0 : r > 0 ? -EPROTO : -errno;
 }
 
@@ -181,10 +207,8 @@ static int recv_stream(int fd, uint32_t seed, bool check, struct result *res, bo
 		goto out;
 	}
 	for (;;) {
-		ssize_t r = read(fd, buf, cap);
+		ssize_t r = read_ev(fd, buf, cap);
 
-		if (r < 0 && errno == EINTR)
-			continue;
 		if (r < 0) {
 			err = -errno;
 			break;
@@ -249,7 +273,7 @@ static int listen_on(const char *addr)
 		fprintf(stderr, "tr-stream: bad address '%s' (want A.B.C.D:PORT or [V6]:PORT)\n", addr);
 		return -1;
 	}
-	fd = socket(ss.ss_family, SOCK_STREAM, 0);
+	fd = socket(ss.ss_family, SOCK_STREAM, sock_proto);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
 	    bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 1024)) {
 		fprintf(stderr, "tr-stream: cannot listen on %s: %s\n", addr, strerror(errno));
@@ -322,7 +346,7 @@ static void fail(struct worker *w, const char *what, int err)
 
 static int connect_target(void)
 {
-	int fd = socket(cfg.target.ss_family, SOCK_STREAM, 0), one = 1;
+	int fd = socket(cfg.target.ss_family, SOCK_STREAM, sock_proto), one = 1;
 
 	if (fd < 0)
 		return -errno;
@@ -516,7 +540,7 @@ static int do_client(long parallel)
 	if (txns)
 		printf(",\"p50_us\":%.1f,\"p99_us\":%.1f", lat_pct(hist, txns, 0.5),
 		       lat_pct(hist, txns, 0.99));
-	printf(",\"error\":\"%s\"}\n", err);
+	printf(",\"eagain\":%lu,\"error\":\"%s\"}\n", (unsigned long)eagains, err);
 	for (long i = 0; i < parallel; i++)
 		free(ws[i].lat);
 	free(ws);
@@ -566,8 +590,8 @@ static int exchange(int a, int b, const char *what)
 		err = pa.err ? pa.err : pb.err;
 	if (!err && (ra.count != cfg.bytes || !oka || (b != a && (rb.count != cfg.bytes || !okb))))
 		err = -EPROTO;
-	printf("{\"ok\":%d,\"failed\":%d,\"bytes\":%" PRIu64 ",\"mode\":\"%s\",\"error\":\"%s\"}\n",
-	       !err, !!err, err ? 0 : cfg.bytes * (b != a ? 2 : 1), what,
+	printf("{\"ok\":%d,\"failed\":%d,\"bytes\":%" PRIu64 ",\"mode\":\"%s\",\"eagain\":%lu,\"error\":\"%s\"}\n",
+	       !err, !!err, err ? 0 : cfg.bytes * (b != a ? 2 : 1), what, (unsigned long)eagains,
 	       err ? (err == -EPROTO ? "stream differs" : strerror(-err)) : "");
 	return err ? 1 : 0;
 }
@@ -616,9 +640,9 @@ static int do_selfconnect(const char *addr)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: tr-stream serve --listen ADDR:PORT [--ready FILE]\n"
+		"Usage: tr-stream serve --listen ADDR:PORT [--ready FILE] [--mptcp]\n"
 		"       tr-stream sink|source|rr|discard --connect ADDR:PORT [--bytes N] [--write SIZE]\n"
-		"                 [--conns N] [--parallel N] [--duration SECS]\n"
+		"                 [--conns N] [--parallel N] [--duration SECS] [--mptcp]\n"
 		"       tr-stream self --listen ADDR:PORT [--bytes N] [--write SIZE]\n"
 		"       tr-stream selfconnect --bind ADDR:PORT [--bytes N] [--write SIZE]\n");
 }
@@ -635,6 +659,7 @@ int main(int argc, char **argv)
 		{ "conns", required_argument, NULL, 'n' },
 		{ "parallel", required_argument, NULL, 'p' },
 		{ "duration", required_argument, NULL, 'd' },
+		{ "mptcp", no_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -658,6 +683,7 @@ int main(int argc, char **argv)
 		case 'n': cfg.conns = strtol(optarg, NULL, 10); break;
 		case 'p': parallel = strtol(optarg, NULL, 10); break;
 		case 'd': cfg.duration = strtod(optarg, NULL); break;
+		case 'M': sock_proto = IPPROTO_MPTCP; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
