@@ -67,8 +67,8 @@ static void test_peer_keys_match(void **state)
 	b = key(&c, 0);
 	assert_memory_equal(&a, &b, sizeof(a));
 	/* the two ends' own keys differ */
-	a = key(&c, 0);
-	assert_memory_not_equal(&a, &b, 0 + sizeof(a));
+	a = key(&s, 0);
+	assert_memory_not_equal(&a, &b, sizeof(a));
 	assert_int_equal(b.family, TR_AF_INET);
 	assert_int_equal(ntohs(b.lport), 40000);
 	assert_int_equal(ntohs(b.rport), 9000);
