@@ -14,6 +14,7 @@
 
 #include "ktls.h"
 #include "relay.h"
+#include "relay_bio.h"
 
 #define BUF 65536
 #define POLL_MS 1000 /* wake up now and then to notice stop */
@@ -28,10 +29,17 @@ static void set_nonblock(int fd)
 
 /* --- userspace ---------------------------------------------------------- */
 
+/*
+ * OpenSSL's read buffer in the relay: with read-ahead, one read() takes in
+ * up to four full records instead of two reads (header, body) per record.
+ */
+#define SSL_READ_BUF (4 * (16384 + 256) + 5)
+
 struct half {
 	unsigned char buf[BUF];
 	size_t len, off;
 	bool eof, done;
+	bool shut; /* upstream: close_notify written (maybe not yet sent) */
 };
 
 static short ssl_want(SSL *ssl, int rc, int *err)
@@ -46,7 +54,7 @@ static short ssl_want(SSL *ssl, int rc, int *err)
 	return 0;
 }
 
-static int userspace_loop(int pfd, SSL *ssl, int tfd, struct relay_bytes *b,
+static int userspace_loop(int pfd, SSL *ssl, BIO *bio, struct relay_bytes *b,
 			  const _Atomic int *stop, char *why, size_t len,
 			  struct half *u, struct half *d);
 
@@ -54,29 +62,48 @@ int relay_userspace(int pfd, SSL *ssl, int tfd, struct relay_bytes *b,
 		    const _Atomic int *stop, char *why, size_t len)
 {
 	struct half *hv = calloc(2, sizeof(*hv)); /* 128 KiB: off the stack */
+	BIO *bio = relay_bio_new(tfd);
 	int rc;
 
-	if (!hv) {
+	if (!hv || !bio) {
+		free(hv);
+		BIO_free(bio);
 		snprintf(why, len, "out of memory");
 		return -ENOMEM;
 	}
-	rc = userspace_loop(pfd, ssl, tfd, b, stop, why, len, &hv[0], &hv[1]);
+	set_nonblock(pfd);
+	set_nonblock(tfd);
+	/*
+	 * The handshake and the verdict read exactly what they needed (no
+	 * read-ahead), so OpenSSL holds no unread bytes: its buffers can go,
+	 * and the read buffer comes back at the relay's size.
+	 */
+	SSL_free_buffers(ssl);
+	SSL_set_default_read_buffer_len(ssl, SSL_READ_BUF);
+	SSL_set_read_ahead(ssl, 1);
+	SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_set_bio(ssl, bio, bio); /* the SSL owns it now */
+	rc = userspace_loop(pfd, ssl, bio, b, stop, why, len, &hv[0], &hv[1]);
 	free(hv);
 	return rc;
 }
 
-static int userspace_loop(int pfd, SSL *ssl, int tfd, struct relay_bytes *b,
+/*
+ * One pass over both directions moves everything that can move without
+ * waiting; the loop repeats while a pass made progress, then polls for
+ * exactly what it waits for. p_rd / p_wr (and the BIO's own flags for the
+ * TLS socket) remember that a socket was found drained or full, so no
+ * system call is spent on it until poll() says it is ready again.
+ */
+static int userspace_loop(int pfd, SSL *ssl, BIO *bio, struct relay_bytes *b,
 			  const _Atomic int *stop, char *why, size_t len,
 			  struct half *u, struct half *d)
 {
-	int err;
-
-	set_nonblock(pfd);
-	set_nonblock(tfd);
-	SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	bool p_rd = true, p_wr = true;
+	int err, rc;
 
 	while (!(u->done && d->done)) {
-		short pev = 0, tev = 0;
+		short pev = 0, tev = 0, sw = 0;
 		bool progress = true;
 
 		if (atomic_load(stop)) {
@@ -85,71 +112,103 @@ static int userspace_loop(int pfd, SSL *ssl, int tfd, struct relay_bytes *b,
 		}
 		while (progress) {
 			progress = false;
+			sw = 0; /* what OpenSSL waits for, as of this pass */
 			/* workload -> peer */
-			if (!u->eof && u->len == 0) {
+			if (!u->eof && u->len == 0 && p_rd) {
 				ssize_t n = read(pfd, u->buf, sizeof(u->buf));
 
 				if (n > 0) {
 					u->len = (size_t)n;
 					u->off = 0;
+					if ((size_t)n < sizeof(u->buf))
+						p_rd = false; /* drained */
 					progress = true;
 				} else if (n == 0) {
 					u->eof = true;
 					progress = true;
-				} else if (errno != EAGAIN && errno != EINTR) {
+				} else if (errno == EAGAIN) {
+					p_rd = false;
+				} else if (errno != EINTR) {
 					snprintf(why, len, "workload read: %s", strerror(errno));
 					return -errno;
 				}
 			}
-			if (u->off < u->len) {
+			while (u->off < u->len) {
+				/* one record per call (partial writes), into the BIO */
 				int r = SSL_write(ssl, u->buf + u->off, (int)(u->len - u->off));
 
-				if (r > 0) {
-					u->off += (size_t)r;
-					atomic_fetch_add(&b->to_peer, (uint64_t)r);
-					if (u->off == u->len)
-						u->len = u->off = 0;
-					progress = true;
-				} else {
+				if (r <= 0) {
 					short w = ssl_want(ssl, r, &err);
 
 					if (!w) {
 						snprintf(why, len, "TLS write failed (%d)", err);
+						ERR_clear_error();
 						return -EIO;
 					}
-					tev |= w;
+					sw |= w;
+					break;
 				}
+				u->off += (size_t)r;
+				atomic_fetch_add(&b->to_peer, (uint64_t)r);
+				if (u->off == u->len)
+					u->len = u->off = 0;
+				progress = true;
 			}
-			if (u->eof && u->len == 0 && !u->done) {
+			if (u->eof && u->len == 0 && !u->shut) {
 				int r = SSL_shutdown(ssl); /* close_notify: our half */
 
 				if (r >= 0) {
-					shutdown(tfd, SHUT_WR);
-					u->done = true;
+					u->shut = true;
 					progress = true;
 				} else {
 					short w = ssl_want(ssl, r, &err);
 
 					if (!w) {
-						u->done = true; /* peer already gone */
-						shutdown(tfd, SHUT_WR);
+						/* peer already gone */
+						ERR_clear_error();
+						shutdown(BIO_get_fd(bio, NULL), SHUT_WR);
+						u->shut = u->done = true;
+						progress = true;
 					}
-					tev |= w;
+					sw |= w;
 				}
 			}
-			/* peer -> workload */
-			if (!d->eof && d->len == 0) {
-				int r = SSL_read(ssl, d->buf, (int)sizeof(d->buf));
+			/* the records of this pass leave in one send() */
+			if (!u->done && relay_bio_pending(bio) && relay_bio_writable(bio)) {
+				size_t before = relay_bio_pending(bio);
+
+				rc = relay_bio_flush(bio);
+				if (rc && rc != -EAGAIN) {
+					if (!u->shut) {
+						snprintf(why, len, "TLS write: %s", strerror(-rc));
+						return rc;
+					}
+					/* only our close_notify was left: the peer is gone */
+					shutdown(BIO_get_fd(bio, NULL), SHUT_WR);
+					u->done = true;
+				}
+				if (relay_bio_pending(bio) < before)
+					progress = true;
+			}
+			if (u->shut && !u->done && !relay_bio_pending(bio)) {
+				shutdown(BIO_get_fd(bio, NULL), SHUT_WR);
+				u->done = true;
+				progress = true;
+			}
+			/* peer -> workload: as many records as fit, then one send() */
+			while (!d->eof && d->len < sizeof(d->buf)) {
+				int r = SSL_read(ssl, d->buf + d->len, (int)(sizeof(d->buf) - d->len));
 
 				if (r > 0) {
-					d->len = (size_t)r;
-					d->off = 0;
+					d->len += (size_t)r;
 					progress = true;
-				} else {
+					continue;
+				}
+				{
 					short w = ssl_want(ssl, r, &err);
 
 					if (w) {
-						tev |= w;
+						sw |= w;
 					} else if (err == SSL_ERROR_ZERO_RETURN ||
 						   (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)) {
 						/* close_notify, or the connection ended */
@@ -162,18 +221,22 @@ static int userspace_loop(int pfd, SSL *ssl, int tfd, struct relay_bytes *b,
 						return -EIO;
 					}
 				}
+				break;
 			}
-			if (d->off < d->len) {
-				ssize_t n = send(pfd, d->buf + d->off, d->len - d->off,
-						 MSG_NOSIGNAL);
+			if (d->off < d->len && p_wr) {
+				ssize_t n = send(pfd, d->buf + d->off, d->len - d->off, MSG_NOSIGNAL);
 
 				if (n > 0) {
 					d->off += (size_t)n;
 					atomic_fetch_add(&b->to_workload, (uint64_t)n);
 					if (d->off == d->len)
 						d->len = d->off = 0;
+					else
+						p_wr = false; /* full */
 					progress = true;
-				} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+				} else if (n < 0 && errno == EAGAIN) {
+					p_wr = false;
+				} else if (n < 0 && errno != EINTR) {
 					snprintf(why, len, "workload write: %s", strerror(errno));
 					return -errno;
 				}
@@ -183,21 +246,41 @@ static int userspace_loop(int pfd, SSL *ssl, int tfd, struct relay_bytes *b,
 				d->done = true;
 				progress = true;
 			}
+			/* reading can make OpenSSL write (a KeyUpdate answer) */
+			if (!u->done && relay_bio_pending(bio) && relay_bio_writable(bio)) {
+				rc = relay_bio_flush(bio);
+				if (rc == 0)
+					progress = true;
+			}
 		}
 		if (u->done && d->done)
 			break;
-		if (!u->eof && u->len == 0)
+		/* wait for exactly what blocks: a drained or full socket */
+		if (!u->eof && u->len == 0 && !p_rd)
 			pev |= POLLIN;
-		if (d->off < d->len)
+		if (d->off < d->len && !p_wr)
 			pev |= POLLOUT;
+		if (!d->eof && d->len < sizeof(d->buf) && !relay_bio_readable(bio))
+			tev |= POLLIN;
+		if (!u->done && relay_bio_pending(bio) && !relay_bio_writable(bio))
+			tev |= POLLOUT;
+		tev |= sw;
 		{
-			struct pollfd p[2] = { { .fd = pfd, .events = pev },
-					       { .fd = tfd, .events = tev } };
+			int tfd = BIO_get_fd(bio, NULL);
+			struct pollfd p[2] = { { .fd = pev ? pfd : -1, .events = pev },
+					       { .fd = tev ? tfd : -1, .events = tev } };
+			const short any = POLLERR | POLLHUP;
 
 			if (poll(p, 2, POLL_MS) < 0 && errno != EINTR) {
 				snprintf(why, len, "poll: %s", strerror(errno));
 				return -errno;
 			}
+			if (p[0].revents & (POLLIN | any))
+				p_rd = true;
+			if (p[0].revents & (POLLOUT | any))
+				p_wr = true;
+			relay_bio_ready(bio, p[1].revents & (POLLIN | any),
+					p[1].revents & (POLLOUT | any));
 		}
 	}
 	return 0;

@@ -6,7 +6,10 @@
 # half-close, many concurrent connections, metrics that say mutual_tls,
 # `trestle tunnel list`, certificate rotation during a transfer, and an
 # agent restart. With TRESTLE_EXPECT_KTLS=1 (the kTLS VM tier) every tunnel
-# must have its records in the kernel, both directions.
+# must have its records in the kernel, both directions: the tunnel list
+# says ktls, and the node namespaces' /proc/net/tls_stat counted TX and RX
+# sessions for the transfer (figures also appended to $TRESTLE_TLS_STAT_OUT
+# when that is set: the VM's result line shows them).
 source "$(dirname "$0")/lib.sh"
 
 t_mesh2
@@ -54,9 +57,43 @@ t_jq "tunnel list on n2: the same tunnel inbound, from n1" "$list2" \
 	  .remote_identity == \"spiffe://cluster.local/ns/default/sa/client\" and .path == \"$want_path\")) | length == 1"
 wait "$hold"; t_check "the held connection stayed up 4 s with every echo right" test $? -eq 0
 
+# tls_stat NODE: the node namespace's kernel TLS counters, "Name Value"
+# per line (/proc/net/tls_stat is per network namespace: the root
+# namespace's says nothing about the agents' sockets).
+tls_stat() { nsenter --net="/run/netns/$(topo_ns "$1")" -- cat /proc/net/tls_stat 2>/dev/null; }
+# tls_sessions BEFORE AFTER DIR: sessions set up in direction DIR (Tx, Rx)
+# between two tls_stat readings, software and device offload together.
+tls_sessions() {
+	awk -v d="$3" 'NR == FNR { b[$1] = $2; next }
+		$1 == "Tls" d "Sw" || $1 == "Tls" d "Device" { n += $2 - b[$1] }
+		END { print n + 0 }' <(echo "$1") <(echo "$2")
+}
+tls_counter() { awk -v k="$2" '$1 == k { v = $2 } END { print v + 0 }' <<<"$1"; }
+
 # 3. integrity: large transfers both ways with half-close, and concurrency
+declare -A stat0=()
+if [[ $want_path == ktls ]]; then
+	for n in n1 n2; do stat0[$n]=$(tls_stat "$n"); done
+fi
 t_client n1 client --connect "$B3_4" --tcp -n 3 --send 20000000 --half-close --timeout 60000
 t_jq "3 x 20 MB echoed through the tunnel byte for byte, half-close carried both ways" "$T_OUT" '.ok == 3'
+if [[ $want_path == ktls ]]; then
+	# Each of the 3 tunnels has both directions in the kernel at both
+	# ends: n1's agent and n2's agent each set up >= 3 TX and >= 3 RX
+	# sessions, and nothing failed to decrypt.
+	kt_ok=1 kt_fig=
+	for n in n1 n2; do
+		s1=$(tls_stat "$n")
+		tx=$(tls_sessions "${stat0[$n]}" "$s1" Tx)
+		rx=$(tls_sessions "${stat0[$n]}" "$s1" Rx)
+		de=$(($(tls_counter "$s1" TlsDecryptError) - $(tls_counter "${stat0[$n]}" TlsDecryptError)))
+		kt_fig+="$n: +$tx TX +$rx RX sessions, +$de decrypt errors; "
+		[[ -n $s1 && $tx -ge 3 && $rx -ge 3 && $de -eq 0 ]] || kt_ok=0
+		[[ -n ${TRESTLE_TLS_STAT_OUT:-} ]] &&
+			echo "$n:$(awk '{ printf " %s=%s", $1, $2 }' <<<"$s1")" >> "$TRESTLE_TLS_STAT_OUT"
+	done
+	t_check "kernel TLS did both directions in the node namespaces (${kt_fig%; })" test "$kt_ok" -eq 1
+fi
 t_client n2 client2 --connect "[${T_V6[b1]}]:8080" --tcp -n 2 --send 8000000 --half-close --timeout 60000
 t_jq "2 x 8 MB the other way over IPv6, half-close" "$T_OUT" '.ok == 2'
 pids=()
