@@ -50,6 +50,12 @@ struct tunnel_svc {
 	struct tun_dir *dir;
 	struct tunnel *head;
 	size_t n_threads;
+	/* Tunnel threads are joinable: one that ends leaves its id here and
+	 * the acceptor (or tunnel_stop) joins it, so that no thread is still
+	 * tearing down (OpenSSL's per-thread state, its stack) when the agent
+	 * exits. */
+	pthread_t *ended;
+	size_t n_ended, cap_ended;
 	uint64_t next_id;
 	struct tunnel_stats st;
 	bool use_ktls;
@@ -290,11 +296,50 @@ static void list_add(struct tunnel *t)
 	pthread_mutex_unlock(&s->lock);
 }
 
-static void tunnel_free(struct tunnel *t)
+/* Called by a tunnel thread as its last act: leave its id to be joined. */
+static void thread_ended_locked(struct tunnel_svc *s)
+{
+	if (s->n_ended == s->cap_ended) {
+		size_t cap = s->cap_ended ? 2 * s->cap_ended : 16;
+		pthread_t *v = realloc(s->ended, cap * sizeof(*v));
+
+		if (!v) {
+			/* nobody can join it then: let it go by itself */
+			pthread_detach(pthread_self());
+			return;
+		}
+		s->ended = v;
+		s->cap_ended = cap;
+	}
+	s->ended[s->n_ended++] = pthread_self();
+}
+
+/* Join the tunnel threads that have ended (they are at most finishing). */
+static void reap_ended(struct tunnel_svc *s)
+{
+	pthread_t *v;
+	size_t n, i;
+
+	pthread_mutex_lock(&s->lock);
+	v = s->ended;
+	n = s->n_ended;
+	s->ended = NULL;
+	s->n_ended = s->cap_ended = 0;
+	pthread_mutex_unlock(&s->lock);
+	for (i = 0; i < n; i++)
+		pthread_join(v[i], NULL);
+	free(v);
+}
+
+/* in_thread: t's own thread calls this as it ends (else spawn did not
+ * start one). */
+static void tunnel_free(struct tunnel *t, bool in_thread)
 {
 	struct tunnel_svc *s = t->svc;
 
 	pthread_mutex_lock(&s->lock);
+	if (in_thread)
+		thread_ended_locked(s);
 	if (t->listed) {
 		if (t->prev)
 			t->prev->next = t->next;
@@ -689,7 +734,7 @@ static void *tunnel_thread(void *arg)
 		outbound(t);
 	else
 		inbound(t);
-	tunnel_free(t);
+	tunnel_free(t, true);
 	return NULL;
 }
 
@@ -700,6 +745,7 @@ static void spawn(struct tunnel_svc *s, int fd, enum tun_way way,
 	pthread_attr_t attr;
 	pthread_t th;
 
+	reap_ended(s);
 	if (!t) {
 		close_rst(fd);
 		return;
@@ -726,7 +772,7 @@ static void spawn(struct tunnel_svc *s, int fd, enum tun_way way,
 		if (!t->ssl) {
 			log_warn("tunnel: no TLS context for inbound tunnels (trust bundle missing?)");
 			count_handshake(s, TUN_INBOUND, TR_TLS_NO_LOCAL_CERT);
-			tunnel_free(t);
+			tunnel_free(t, false);
 			return;
 		}
 		SSL_set_app_data(t->ssl, t);
@@ -734,15 +780,14 @@ static void spawn(struct tunnel_svc *s, int fd, enum tun_way way,
 		SSL_set_min_proto_version(t->ssl, TLS1_3_VERSION);
 	}
 	if (!t->dir) {
-		tunnel_free(t);
+		tunnel_free(t, false);
 		return;
 	}
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, THREAD_STACK);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&th, &attr, tunnel_thread, t)) {
 		log_warn("tunnel: cannot start a thread: %s", strerror(errno));
-		tunnel_free(t);
+		tunnel_free(t, false);
 	}
 	pthread_attr_destroy(&attr);
 }
@@ -912,6 +957,7 @@ void tunnel_stop(struct tunnel_svc *s)
 		log_warn("tunnel: %zu tunnel threads did not end in time", s->n_threads);
 		return; /* leak rather than free what threads still use */
 	}
+	reap_ended(s);
 	tun_dir_put(s->dir);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->idle);
