@@ -154,6 +154,7 @@ static void print_uplinks(void)
 	char dir[4096], path[4096 + 256];
 	struct dirent *de;
 	size_t shown = 0;
+	bool unknown = false;
 	DIR *d;
 
 	open_json_array(PRINT_JSON, "uplinks");
@@ -179,9 +180,11 @@ static void print_uplinks(void)
 			continue;
 		}
 		close(fd);
-		if (!if_indextoname(li.xdp.ifindex, name))
+		/* ifindexes are per network namespace: the agent's is needed */
+		if (!if_indextoname(li.xdp.ifindex, name)) {
 			snprintf(name, sizeof(name), "?");
-		if (!bpf_xdp_query((int)li.xdp.ifindex, 0, &q))
+			mode = "?";
+		} else if (!bpf_xdp_query((int)li.xdp.ifindex, 0, &q))
 			mode = q.attach_mode == XDP_ATTACHED_DRV ? "native" :
 			       q.attach_mode == XDP_ATTACHED_SKB ? "generic" :
 			       q.attach_mode == XDP_ATTACHED_HW ? "offload" :
@@ -194,8 +197,12 @@ static void print_uplinks(void)
 		close_json_object();
 		print_nl();
 		shown++;
+		if (!strcmp(name, "?"))
+			unknown = true;
 	}
 	closedir(d);
+	if (unknown)
+		print_fp("\t(ifindex unknown here: run trestle in trestled's network namespace)\n");
 out:
 	if (!shown)
 		print_fp("\t(none: trestled runs without --uplink)\n");

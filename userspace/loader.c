@@ -50,6 +50,7 @@
 #define TCX_PIN_PREFIX "tcx_"
 #define XDP_PIN_PREFIX "xdp_"
 #define RNAT_PIN_PREFIX "xrnat_"
+#define PASS_PIN_PREFIX "xpass_"
 #define CLSACT_PIN_PREFIX "tc_"
 
 /* Every map Trestle pins, for cleanup. */
@@ -1037,6 +1038,39 @@ int loader_xdp_attach(struct tr_loader *l, const char *name, struct loader_uplin
 	return 0;
 }
 
+int loader_xdp_pass_peer(struct tr_loader *l, uint32_t uplink, uint32_t peer, int nsfd)
+{
+	int prog_fd = bpf_program__fd(l->xdp->progs.tr_xdp_pass);
+	char path[4096];
+	int back = -1, err;
+
+	link_pin_path(l, PASS_PIN_PREFIX, uplink, path, sizeof(path));
+	if (!link_take_over(path, prog_fd))
+		return 0;
+	if (nsfd >= 0) {
+		back = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+		if (back < 0 || setns(nsfd, CLONE_NEWNET)) {
+			err = -errno;
+			if (back >= 0)
+				close(back);
+			log_error("cannot enter the network namespace of ifindex %u's peer: %s",
+				  uplink, strerror(-err));
+			return err;
+		}
+	}
+	err = link_create_pin(prog_fd, peer, BPF_XDP, XDP_FLAGS_DRV_MODE, path);
+	if (back >= 0) {
+		if (setns(back, CLONE_NEWNET))
+			log_error("cannot return to the agent's network namespace: %s",
+				  strerror(errno));
+		close(back);
+	}
+	if (err)
+		log_error("cannot attach tr_xdp_pass to the veth peer of ifindex %u: %s", uplink,
+			  strerror(-err));
+	return err;
+}
+
 void loader_xdp_prune(struct tr_loader *l, const uint32_t *keep, size_t n)
 {
 	char dirpath[4096], path[4096 + 256];
@@ -1049,10 +1083,17 @@ void loader_xdp_prune(struct tr_loader *l, const uint32_t *keep, size_t n)
 	while (dir && (de = readdir(dir))) {
 		int fd;
 
-		if (strncmp(de->d_name, XDP_PIN_PREFIX, strlen(XDP_PIN_PREFIX)) ||
-		    sscanf(de->d_name + strlen(XDP_PIN_PREFIX), "%u", &ifindex) != 1 ||
-		    listed(keep, n, ifindex))
+		if (!strncmp(de->d_name, XDP_PIN_PREFIX, strlen(XDP_PIN_PREFIX))) {
+			if (sscanf(de->d_name + strlen(XDP_PIN_PREFIX), "%u", &ifindex) != 1 ||
+			    listed(keep, n, ifindex))
+				continue;
+		} else if (!strncmp(de->d_name, PASS_PIN_PREFIX, strlen(PASS_PIN_PREFIX))) {
+			if (sscanf(de->d_name + strlen(PASS_PIN_PREFIX), "%u", &ifindex) != 1 ||
+			    listed(keep, n, ifindex))
+				continue;
+		} else {
 			continue;
+		}
 		snprintf(path, sizeof(path), "%s/%s", dirpath, de->d_name);
 		fd = bpf_obj_get(path);
 		if (fd >= 0) {
@@ -1060,7 +1101,7 @@ void loader_xdp_prune(struct tr_loader *l, const uint32_t *keep, size_t n)
 			close(fd);
 		}
 		unlink(path);
-		log_info("XDP removed from ifindex %u (no longer an uplink)", ifindex);
+		log_info("%s removed (ifindex %u is no longer an uplink)", de->d_name, ifindex);
 	}
 	if (dir)
 		closedir(dir);

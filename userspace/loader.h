@@ -105,6 +105,16 @@ int loader_xdp_start(struct tr_loader *l, uint32_t flows);
  */
 int loader_xdp_attach(struct tr_loader *l, const char *name, struct loader_uplink *out);
 
+/*
+ * tr_xdp_pass on the far end of the veth uplink 'uplink' (device 'peer' in
+ * the network namespace open as nsfd, -1 = this one), pinned as
+ * links/xpass_<uplink ifindex>: frames XDP sends back out of a veth are
+ * received by its peer only when the peer runs XDP or has GRO, and GRO
+ * there would merge them into packets whose checksums the next XDP hop
+ * cannot complete. 0 or -errno (logged).
+ */
+int loader_xdp_pass_peer(struct tr_loader *l, uint32_t uplink, uint32_t peer, int nsfd);
+
 /* Detach XDP from pinned uplinks not in keep[] (a restart without them). */
 void loader_xdp_prune(struct tr_loader *l, const uint32_t *keep, size_t n);
 

@@ -415,6 +415,29 @@ int netdev_veth_peer_gro(struct netdev *n, uint32_t ifindex, bool *changed)
 	return err;
 }
 
+int netdev_veth_peer(struct netdev *n, uint32_t ifindex, uint32_t *peer, int *nsfd)
+{
+	struct netdev_link l;
+	int err;
+
+	*nsfd = -1;
+	err = netdev_link_get(n, ifindex, -1, &l);
+	if (err)
+		return err;
+	if (strcmp(l.kind, "veth") || !l.link)
+		return -EMEDIUMTYPE;
+	*peer = l.link;
+	if (l.link_nsid < 0)
+		return 0;
+	*nsfd = netns_open_nsid(n, l.link_nsid);
+	if (*nsfd < 0) {
+		err = *nsfd;
+		*nsfd = -1;
+		return err;
+	}
+	return 0;
+}
+
 const char *netdev_xdp_mode_name(uint32_t mode)
 {
 	switch (mode) {

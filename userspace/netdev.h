@@ -62,6 +62,13 @@ int netdev_link_get(struct netdev *n, uint32_t ifindex, int nsid, struct netdev_
  */
 int netdev_veth_peer_gro(struct netdev *n, uint32_t ifindex, bool *changed);
 
+/*
+ * The far end of the veth 'ifindex': its ifindex there and an fd of its
+ * network namespace (*nsfd = -1 when it is this one; the caller closes it).
+ * 0, -EMEDIUMTYPE (not a veth) or -errno.
+ */
+int netdev_veth_peer(struct netdev *n, uint32_t ifindex, uint32_t *peer, int *nsfd);
+
 /* The device's XDP attach mode: "native", "generic", "offload" or "none". */
 const char *netdev_xdp_mode_name(uint32_t xdp_attach_mode);
 

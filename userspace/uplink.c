@@ -81,6 +81,26 @@ static void gro_peer(struct uplink *u, uint32_t ifindex, const char *what)
 			 what, ifindex);
 }
 
+/* XDP_PASS at the far end of a veth uplink (loader_xdp_pass_peer()). */
+static void pass_peer(struct uplink *u, uint32_t ifindex, const char *what)
+{
+	uint32_t peer;
+	int nsfd, err = netdev_veth_peer(u->netdev, ifindex, &peer, &nsfd);
+
+	if (err == -EMEDIUMTYPE)
+		return; /* a NIC: its driver takes what XDP sends out */
+	if (!err)
+		err = loader_xdp_pass_peer(u->loader, ifindex, peer, nsfd);
+	if (nsfd >= 0)
+		close(nsfd);
+	if (err)
+		log_warn("%s (ifindex %u): no XDP program at its veth peer (%s); frames XDP sends out of it may be lost",
+			 what, ifindex, strerror(-err));
+	else
+		log_info("%s (ifindex %u): veth peer runs tr_xdp_pass, so that it receives what XDP sends out",
+			 what, ifindex);
+}
+
 int uplink_start(struct uplink *u, struct tr_loader *l, struct netdev *nd,
 		 const char *const *names, size_t n)
 {
@@ -107,7 +127,7 @@ int uplink_start(struct uplink *u, struct tr_loader *l, struct netdev *nd,
 		 * hop has this node's address as source; so do NodePort replies
 		 * another node sends back through this one */
 		sysctl_dev("ipv4", names[i], "accept_local", "1");
-		gro_peer(u, u->devs[i].ifindex, names[i]);
+		pass_peer(u, u->devs[i].ifindex, names[i]);
 	}
 	loader_xdp_prune(l, keep, u->n_devs);
 	sysctl_expect("/proc/sys/net/ipv6/conf/all/forwarding", "1",

@@ -12,6 +12,7 @@
 #include "common.h"
 #include "stats.h"
 #include "policy.h"
+#include "tunnel.h"
 #include "xdp_parse.h"
 
 #include <trestle/xdp.h>
@@ -384,15 +385,29 @@ static __always_inline int xlb_authorize(const struct xflow *f, const struct tr_
 		return 0;
 	if (f->family == TR_AF_INET) {
 		dst = pol_ip4(&pc, be->addr[0]);
-		if (!dst || !dst->dst_class)
-			return 0;
-		src = pol_ip4(&pc, f->saddr[0]);
+		src = dst ? pol_ip4(&pc, f->saddr[0]) : NULL;
 	} else {
 		dst = pol_ip6(&pc, be->addr);
-		if (!dst || !dst->dst_class)
-			return 0;
-		src = pol_ip6(&pc, f->saddr);
+		src = dst ? pol_ip6(&pc, f->saddr) : NULL;
 	}
+	if (!dst)
+		return 0;
+	/*
+	 * A STRICT port takes mutual TLS only, and a client beyond the uplink
+	 * speaks plaintext: refused, as tr_tc_to_wl refuses plaintext from
+	 * outside the node (Istio's sidecar does the same to a NodePort).
+	 * Expose such a workload through a gateway that is PERMISSIVE.
+	 */
+	if (tun_strict(dst->workload, bpf_ntohs(be->port))) {
+		__builtin_memset(&d, 0, sizeof(d));
+		d.action = TR_ACT_DENY;
+		d.rule = TR_RULE_NONE;
+		d.reason = stat_reason(TR_REASON_MTLS_REQUIRED);
+		xlb_event(&pc, &d, f, be, src, dst);
+		return d.reason;
+	}
+	if (!dst->dst_class)
+		return 0;
 	if (!src)
 		pol_decide(NULL, &d); /* no whole-space entry: fail closed */
 	else

@@ -74,8 +74,11 @@ for spec in "lb tcp4|$LB4:80|--tcp" "lb tcp6|[$LB6]:80|--tcp" "lb udp4|$LB4:53|-
 	t_jq "$c from outside: b1, b2 (n1) and b3 (n2) answer, $target as the peer" "$T_OUT" \
 		'.ok == 150 and .peer_mismatch == 0 and (.names | keys) == ["b1","b2","b3"]'
 done
-o_client "$OUT" --connect "$LB4:80" --tcp -n 3 --send 1000000
-t_jq "lb tcp4: 1 MB per connection comes back intact" "$T_OUT" '.ok == 3 and (.errors // {} | length) == 0'
+o_client "$OUT" --connect "$LB4:80" --tcp -n 24 --send 1000000 --timeout 5000
+t_jq "lb tcp4: 1 MB per connection comes back intact, from every backend" "$T_OUT" \
+	'.ok == 24 and (.errors // {} | length) == 0 and (.names | keys) == ["b1","b2","b3"]'
+t_jq "full-size packets to b3 (n2) found the path MTU through XDP's ICMP too-big" \
+	"$(topo_trestle n1 -j stats 2>/dev/null)" '.xdp_icmp_too_big > 0'
 
 t_jq "n1 counted local redirects, encapsulations and reply translations" \
 	"$(topo_trestle n1 -j stats 2>/dev/null)" '.xdp_local > 0 and .xdp_encap > 0 and .xdp_revnat > 0'
@@ -103,30 +106,57 @@ wait "${holds[@]}"
 held=$(cat "$TOPO_DIR"/hold.[0-9]*.json | jq -s -c '.')
 t_jq "all 16 held flows kept working on their backend, b1's too ($on_b1)" "$held" \
 	'length == 16 and all(.[]; .ok == true and .pings > 40)'
-(( on_b1 > 0 )) && t_ok "some held flows were on b1" || t_fail "some held flows were on b1" "none: the case was not exercised"
+if (( on_b1 > 0 )); then t_ok "some held flows were on b1"
+else t_fail "some held flows were on b1" "none: the case was not exercised"; fi
 
 # --- early deny ---
 before=$(topo_trestle n1 -j stats 2>/dev/null | jq '.xdp_deny_source // 0')
 o_client "$OUT2" --connect "$LB4:80" --tcp -n 3 --timeout 500
 t_jq "a source in a mesh-wide DENY ipBlock is refused" "$T_OUT" '.ok == 0'
 after=$(topo_trestle n1 -j stats 2>/dev/null | jq '.xdp_deny_source // 0')
-(( after > before )) && t_ok "dropped at XDP and counted ($before -> $after)" ||
-	t_fail "dropped at XDP and counted" "xdp_deny_source $before -> $after"
+if (( after > before )); then t_ok "dropped at XDP and counted ($before -> $after)"
+else t_fail "dropped at XDP and counted" "xdp_deny_source $before -> $after"; fi
 
-# --- status ---
-st=$(topo_trestle n1 -j status 2>&1)
+# --- STRICT mTLS: a client beyond the uplink speaks plaintext ---
+cat <<Y | t_config pa.yaml
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata:
+  name: web-v2
+  namespace: default
+spec:
+  selector:
+    matchLabels:
+      version: v2
+  mtls:
+    mode: STRICT
+Y
+sleep 1.5
+m0=$(t_stat n1 mtls_required)
+o_client "$OUT" --connect "$LB4:80" --tcp -n 40 --timeout 400
+m1=$(t_stat n1 mtls_required)
+t_jq "STRICT b2 refuses the outside client's plaintext, b3 (PERMISSIVE) serves it" "$T_OUT" \
+	'.ok > 0 and .ok < 40 and (.names | keys) == ["b3"] and (.errors | keys) == ["ETIMEDOUT"]'
+if (( m1 > m0 )); then t_ok "refused at XDP, counted as mtls_required ($m0 -> $m1)"
+else t_fail "refused at XDP, counted as mtls_required" "$m0 -> $m1"; fi
+t_config_rm pa.yaml
+
+# --- status (in the node's network namespace: uplinks are its devices) ---
+n_trestle() { nsenter --net="/run/netns/$(topo_ns n1)" -- "$TRESTLE" --bpffs "$(topo_pin n1)" "$@"; }
+st=$(n_trestle -j status 2>&1)
 t_jq "status -j on n1: up0, up1 and fab0 with their XDP mode" "$st" \
 	'[.uplinks[] | .device] | sort == ["fab0","up0","up1"]'
 t_jq "status -j: veth uplinks run native XDP" "$st" 'all(.uplinks[]; .xdp_mode == "native")'
-topo_trestle n1 status 2>&1 | grep -Eq '^\s+up0 .*xdp native' && t_ok "status text names up0's mode" ||
-	t_fail "status text names up0's mode"
+if n_trestle status 2>&1 | grep -Eq '^\s+up0 .*xdp native'; then t_ok "status text names up0's mode"
+else t_fail "status text names up0's mode" "$(n_trestle status 2>&1 | head -20 | tr '\n' ' ')"; fi
 
-# --- cleanup removes the XDP programs ---
+# --- the XDP program outlives the agent; --cleanup removes it ---
 topo_agent_stop n1
-ip netns exec "$(topo_ns n1)" ip link show up0 | grep -q xdp && t_ok "XDP stays on up0 after the agent exits" ||
-	t_fail "XDP stays on up0 after the agent exits"
-"$TRESTLED" --cleanup --bpffs "$(topo_pin n1)" --cgroup "$(topo_cgroup n1)" >/dev/null 2>&1
-ip netns exec "$(topo_ns n1)" ip link show up0 | grep -q xdp && t_fail "--cleanup detaches XDP from up0" ||
-	t_ok "--cleanup detaches XDP from up0"
+if ip -n "$(topo_ns n1)" link show up0 | grep -q 'prog/xdp'; then t_ok "XDP stays on up0 after the agent exits"
+else t_fail "XDP stays on up0 after the agent exits"; fi
+"$TRESTLED" --cleanup --bpffs "$(topo_pin n1)" --cgroup "$(topo_cgroup n1)" >>"$(topo_agent_log n1)" 2>&1
+if ip -n "$(topo_ns n1)" link show | grep -q 'prog/xdp'; then
+	t_fail "--cleanup detaches XDP from n1's uplinks" "$(ip -n "$(topo_ns n1)" link show | grep -B2 prog/xdp | tr '\n' ' ')"
+else t_ok "--cleanup detaches XDP from n1's uplinks"; fi
 
 t_finish
