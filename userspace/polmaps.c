@@ -630,7 +630,7 @@ int polmaps_apply(const struct tr_pol_fds *fds, struct polmaps_state *st,
 
 	/* flip: from here on programs see the new epoch */
 	pcfg.epoch = epoch;
-	pcfg.flags = flags;
+	pcfg.flags = flags | (w.x4.n || w.x6.n ? TR_POL_F_XDP_DENY : 0);
 	if (bpf_map_update_elem(fds->cfg, &zero, &pcfg, BPF_ANY))
 		FAIL_MAP(-errno, TR_MAP_POL_CFG, "cannot write map %s: %s", TR_MAP_POL_CFG, strerror(errno));
 

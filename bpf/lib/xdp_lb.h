@@ -203,7 +203,8 @@ static __always_inline int xlb_deny(const struct xpkt *p)
 	const struct tr_xdp_deny *v;
 	struct pol_ctx pc;
 
-	if (!pol_begin(&pc))
+	/* most meshes have none: no trie walk per packet then */
+	if (!pol_begin(&pc) || !(pc.flags & TR_POL_F_XDP_DENY))
 		return 0;
 	if (p->family == TR_AF_INET) {
 		struct tr_ip4_lpm_key k = {};

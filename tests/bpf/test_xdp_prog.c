@@ -702,7 +702,7 @@ static void put_deny(const char *a, int plen, uint32_t policy)
 static void fill_maps(void)
 {
 	struct tr_xdp_cfg cfg = { .hash_seed = SEED };
-	struct tr_pol_cfg pcfg = { .epoch = EPOCH };
+	struct tr_pol_cfg pcfg = { .epoch = EPOCH, .flags = TR_POL_F_XDP_DENY };
 	struct tr_pol_key allow = { .dst_class = CLS_WEB, .src_class = CLS_WORLD };
 	struct tr_pol_verdict v_allow = { .action = TR_ACT_ALLOW, .policy = 3 };
 	struct tr_pol_verdict v_deny = { .action = TR_ACT_DENY, .flags = TR_VERD_F_DEFAULT,
