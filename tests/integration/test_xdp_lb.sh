@@ -147,8 +147,9 @@ st=$(n_trestle -j status 2>&1)
 t_jq "status -j on n1: up0, up1 and fab0 with their XDP mode" "$st" \
 	'[.uplinks[] | .device] | sort == ["fab0","up0","up1"]'
 t_jq "status -j: veth uplinks run native XDP" "$st" 'all(.uplinks[]; .xdp_mode == "native")'
-if n_trestle status 2>&1 | grep -Eq '^\s+up0 .*xdp native'; then t_ok "status text names up0's mode"
-else t_fail "status text names up0's mode" "$(n_trestle status 2>&1 | head -20 | tr '\n' ' ')"; fi
+txt=$(n_trestle status 2>&1)
+if grep -Eq '^\s+up0 .*xdp native' <<<"$txt"; then t_ok "status text names up0's mode"
+else t_fail "status text names up0's mode" "$(head -20 <<<"$txt" | tr '\n' ' ')"; fi
 
 # --- the XDP program outlives the agent; --cleanup removes it ---
 topo_agent_stop n1
