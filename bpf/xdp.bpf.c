@@ -490,8 +490,9 @@ __noinline int xact_encap(struct xdp_md *ctx, const struct xpkt *p, const struct
 
 /* ---- XDP: the decision and decapsulation ------------------------------ */
 
-/* xlb_decide() on the packet p of ctx. */
-__noinline int xact_decide(struct xdp_md *ctx, const struct xpkt *p, struct xdec *dec)
+/* xlb_decide() on the packet p of ctx (decap: it came encapsulated). */
+__noinline int xact_decide(struct xdp_md *ctx, const struct xpkt *p, struct xdec *dec,
+			   __u32 decap)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -499,7 +500,7 @@ __noinline int xact_decide(struct xdp_md *ctx, const struct xpkt *p, struct xdec
 
 	if (!p || !dec)
 		return XD_PASS;
-	return xlb_decide(data, data_end, p, dec, cfg ? cfg->hash_seed : 0);
+	return xlb_decide(data, data_end, p, dec, cfg ? cfg->hash_seed : 0, decap != 0);
 }
 
 static __always_inline bool xdp_to_node(const struct xpkt *p, const struct tr_xdp_cfg *cfg)
@@ -575,7 +576,7 @@ int tr_xdp_lb(struct xdp_md *ctx)
 			return XDP_PASS;
 	}
 
-	r = xact_decide(ctx, &p, &dec);
+	r = xact_decide(ctx, &p, &dec, olen != 0);
 	if (r == XD_PASS)
 		return XDP_PASS;
 	if (r < 0)

@@ -504,6 +504,16 @@ static void svc_check_external(struct obj *o, struct svc_ctx *c)
 			"only a Service of type NodePort or LoadBalancer has node ports (hint: type: NodePort)");
 		path_pop(o, saved);
 	}
+	for (i = 0; svc->type == TR_SVC_NODE_PORT && i < svc->n_ports; i++) {
+		if (svc->ports[i].node_port)
+			continue;
+		saved = path_key(o, "spec");
+		path_key(o, "ports");
+		path_idx(o, i);
+		obj_warn(o, svc->ports[i].src.line,
+			 "type NodePort without a nodePort: Trestle does not allocate node ports, so this port is served on the cluster IP only (hint: set nodePort)");
+		path_pop(o, saved);
+	}
 	if (svc->n_lb_ips && svc->type != TR_SVC_LOAD_BALANCER) {
 		saved = path_key(o, "status");
 		path_key(o, "loadBalancer");

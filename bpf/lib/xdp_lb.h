@@ -499,10 +499,14 @@ static __always_inline int xlb_decide_icmp(void *data, void *data_end, const str
 
 /*
  * Decide for a parsed packet. Returns XD_PASS, XD_FWD with dec filled, or
- * a negative reason (already counted) to drop it.
+ * a negative reason (already counted) to drop it. decap: p came
+ * encapsulated from another node, which chose a backend here; while the
+ * nodes' rings disagree (an update reaches them moments apart) this
+ * node's choice may be elsewhere: dropped, and no state recorded, so the
+ * client's retransmission is decided afresh once they agree.
  */
 static __always_inline int xlb_decide(void *data, void *data_end, const struct xpkt *p,
-				      struct xdec *dec, __u32 seed)
+				      struct xdec *dec, __u32 seed, bool decap)
 {
 	const struct tr_xdp_svc *svc;
 	const struct tr_xdp_be *be = NULL;
@@ -536,6 +540,8 @@ static __always_inline int xlb_decide(void *data, void *data_end, const struct x
 		be = bpf_map_lookup_elem(&tr_xdp_be, &id);
 		if (!be)
 			stat_inc(TR_STAT_XDP_CT_STALE); /* backend gone: choose again */
+		else if (decap && !(be->flags & TR_XDP_BE_F_LOCAL))
+			be = NULL; /* made while the rings disagreed */
 	}
 	if (!be) {
 		be = xlb_maglev(&f, svc, seed, &id);
@@ -543,6 +549,8 @@ static __always_inline int xlb_decide(void *data, void *data_end, const struct x
 			return stat_reason(TR_REASON_SLOT_MISSING);
 		fresh = true;
 	}
+	if (decap && !(be->flags & TR_XDP_BE_F_LOCAL))
+		return stat_reason(TR_REASON_DECAP_NOT_LOCAL);
 	if (be->family != f.family)
 		return stat_reason(TR_REASON_BAD_FAMILY);
 

@@ -809,6 +809,11 @@ static void vip10_ring_to_remote(void)
 	put_ring1(10, 2); /* VIP 203.0.113.10:80 now has only node B's backend */
 }
 
+static void vip11_ring_to_local(void)
+{
+	put_ring1(2, 1); /* VIP 203.0.113.11:80: this node's rings now agree with B's */
+}
+
 static const struct ip_spec outer_b_to_a = { AF_INET, "192.0.2.2", "192.0.2.1", .df = true };
 static const struct ip_spec outer_a_to_c = { AF_INET, "192.0.2.1", "192.0.2.3", .df = true };
 static const struct ip_spec outer_a_to_d = { AF_INET, "192.0.2.1", "100.64.0.4", .df = true };
@@ -1009,6 +1014,12 @@ static const struct row rows[] = {
 	  { { AF_INET, "198.51.100.30", "203.0.113.11" }, IPPROTO_TCP, 42002, 80, SYN,
 	    .outer = &outer_b_to_a, .smac = MAC_NODEB },
 	  XDP_DROP, NONE, {}, { -TR_REASON_DECAP_NOT_LOCAL } },
+	{ "the same flow once the rings agree: nothing was recorded, decided afresh", XDP,
+	  { { AF_INET, "198.51.100.30", "203.0.113.11", .df = true }, IPPROTO_TCP, 42002, 80, SYN,
+	    .outer = &outer_b_to_a, .smac = MAC_NODEB },
+	  XDP_REDIRECT, 0,
+	  { { AF_INET, "198.51.100.30", "10.1.0.5", .ttl = 63, .df = true }, IPPROTO_TCP, 42002, 8080, SYN, TO_POD },
+	  { TR_STAT_XDP_DECAP, TR_STAT_XDP_LOCAL }, vip11_ring_to_local },
 
 	/* malformed: dropped and counted, never a crash */
 	{ "an Ethernet header alone (type IPv4)", XDP,

@@ -109,6 +109,23 @@ t_jq "all 16 held flows kept working on their backend, b1's too ($on_b1)" "$held
 if (( on_b1 > 0 )); then t_ok "some held flows were on b1"
 else t_fail "some held flows were on b1" "none: the case was not exercised"; fi
 
+# --- an agent restart keeps the uplink's flows (pinned links and tables) ---
+holds=()
+for i in 1 2 3 4 5 6; do
+	ip netns exec "$OUT" "$TR_CLIENT" --json --connect "$LB4:80" --tcp --hold 5 --interval 100 \
+		>"$TOPO_DIR/rhold.$i.json" 2>&1 &
+	holds+=($!)
+done
+sleep 1
+topo_agent_stop n1
+topo_agent n1 --uplink up0 --uplink up1 --uplink fab0 || t_abort agent-n1-restart "agent on n1 did not restart"
+wait "${holds[@]}"
+t_jq "flows held across an agent restart kept working" "$(cat "$TOPO_DIR"/rhold.*.json | jq -s -c '.')" \
+	'length == 6 and all(.[]; .ok == true and .pings > 35)'
+o_client "$OUT" --connect "$LB4:80" --tcp -n 60 --timeout 3000
+t_jq "new flows after the restart: b2 and b3" "$T_OUT" '.ok == 60 and (.names | keys) == ["b2","b3"]'
+t_check "the restarted agent took over the pinned XDP links" grep -q "adopting pinned state" "$(topo_agent_log n1)"
+
 # --- early deny ---
 before=$(topo_trestle n1 -j stats 2>/dev/null | jq '.xdp_deny_source // 0')
 o_client "$OUT2" --connect "$LB4:80" --tcp -n 3 --timeout 500

@@ -745,7 +745,8 @@ static void test_external_bad(void **state)
 		"  type: NodePort\n"
 		"  clusterIP: 10.0.0.3\n"
 		"  ports:\n"
-		"  - {port: 82, nodePort: 30081}\n"                      /* 31 */
+		"  - {name: x, port: 82, nodePort: 30081}\n"             /* 31 */
+		"  - {name: y, port: 84}\n"                              /* 32: warning */
 		"---\n"
 		"apiVersion: v1\n"
 		"kind: Service\n"
@@ -754,7 +755,7 @@ static void test_external_bad(void **state)
 		"  type: NodePort\n"
 		"  clusterIP: 10.0.0.4\n"
 		"  ports:\n"
-		"  - {port: 83, nodePort: 30081}\n"                      /* 40: taken by c */
+		"  - {port: 83, nodePort: 30081}\n"                      /* 41: taken by c */
 		"status: {loadBalancer: {ingress: [{hostname: lb.example.com}]}}\n";
 	struct tr_config cfg;
 	struct tr_diags d;
@@ -770,8 +771,9 @@ static void test_external_bad(void **state)
 	expect_diag(&d, TR_DIAG_ERROR, "bad.yaml", 21, "29999 is outside the node port range 30000-32767");
 	/* b's externalIP 10.0.0.1:80 is a's cluster IP */
 	expect_diag(&d, TR_DIAG_ERROR, "bad.yaml", 21, "10.0.0.1:80/TCP is already claimed by Service default/a");
-	expect_diag(&d, TR_DIAG_ERROR, "bad.yaml", 40, "node port 30081/TCP is already claimed by Service default/c at bad.yaml:31");
-	expect_diag(&d, TR_DIAG_WARNING, "bad.yaml", 41, "hostname: not served");
+	expect_diag(&d, TR_DIAG_WARNING, "bad.yaml", 32, "spec.ports[1]: type NodePort without a nodePort");
+	expect_diag(&d, TR_DIAG_ERROR, "bad.yaml", 41, "node port 30081/TCP is already claimed by Service default/c at bad.yaml:31");
+	expect_diag(&d, TR_DIAG_WARNING, "bad.yaml", 42, "hostname: not served");
 	diags_free(&d);
 }
 
