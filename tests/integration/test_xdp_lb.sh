@@ -98,7 +98,11 @@ done
 on_b1=$(cat "$TOPO_DIR"/hold.[0-9]* 2>/dev/null | grep -c '^b1$')
 t_info "$on_b1 of 16 held flows are on b1"
 # b1 leaves the endpoints; its Pod stays (a Pod finishing its connections)
+m1=$(t_log_mark n1) m2=$(t_log_mark n2)
 { lb_web "b2 b3"; y_pod b1 n1 "${T_V4[b1]} ${T_V6[b1]}" "app=web version=v1"; } | t_reconfig web.yaml || t_fail "b1 removed" "an agent did not apply it"
+# the uplink's maps follow the generation within the same reload
+t_log_wait n1 "$m1" "uplink load balancer applied" && t_log_wait n2 "$m2" "uplink load balancer applied" ||
+	t_fail "b1 removed" "an uplink did not apply it"
 o_client "$OUT" --connect "$LB4:80" --tcp -n 150 --timeout 3000
 t_jq "new flows after b1 left: b2 and b3 only" "$T_OUT" \
 	'.ok == 150 and (.names | keys) == ["b2","b3"]'
