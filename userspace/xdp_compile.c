@@ -101,26 +101,56 @@ static const char *backend_node(const struct tr_config *cfg, const struct tr_cba
 	return "";
 }
 
+/* Building state: where each backend and each service's ring went. */
+struct xbuild {
+	uint64_t *bkeys;  /* open addressing on maglev keys: index + 1, 0 = free */
+	uint32_t *bslot;
+	size_t bcap;      /* a power of two */
+	long *ring_of;    /* per compiled service: ring index, -1 = none yet */
+};
+
+static bool same_backend(const struct xdp_cbackend *a, const struct xdp_cbackend *b)
+{
+	return a->key == b->key && a->port == b->port && tr_ip_equal(&a->ip, &b->ip);
+}
+
 /* Index of the backend (family, address, port), added when new. */
-static long backend_index(struct xdp_compiled *x, const struct xdp_cbackend *b)
+static long backend_index(struct xdp_compiled *x, struct xbuild *xb, const struct xdp_cbackend *b)
 {
 	struct xdp_cbackend *n;
+	size_t h;
 
-	for (size_t i = 0; i < x->n_backends; i++)
-		if (x->backends[i].key == b->key && x->backends[i].port == b->port &&
-		    tr_ip_equal(&x->backends[i].ip, &b->ip))
-			return (long)i;
+	if ((x->n_backends + 1) * 2 > xb->bcap) {
+		size_t cap = xb->bcap ? xb->bcap * 2 : 64;
+		uint32_t *slot = calloc(cap, sizeof(*slot));
+
+		if (!slot)
+			return -ENOMEM;
+		for (size_t i = 0; i < x->n_backends; i++) {
+			for (h = x->backends[i].key & (cap - 1); slot[h]; h = (h + 1) & (cap - 1))
+				;
+			slot[h] = (uint32_t)i + 1;
+		}
+		free(xb->bslot);
+		xb->bslot = slot;
+		xb->bcap = cap;
+	}
+	for (h = b->key & (xb->bcap - 1); xb->bslot[h]; h = (h + 1) & (xb->bcap - 1))
+		if (same_backend(&x->backends[xb->bslot[h] - 1], b))
+			return (long)xb->bslot[h] - 1;
 	n = realloc(x->backends, (x->n_backends + 1) * sizeof(*n));
 	if (!n)
 		return -ENOMEM;
 	x->backends = n;
 	n[x->n_backends] = *b;
+	xb->bslot[h] = (uint32_t)x->n_backends + 1;
 	return (long)x->n_backends++;
 }
 
 /* The ring of compiled service port 'svc', built on first use. */
 static long ring_of(const struct tr_config *cfg, const struct tr_compiled *comp, size_t svc,
-		    const char *node, struct xdp_compiled *x, struct tr_diags *diags)
+		    const char *node, struct xdp_compiled *x, struct xbuild *xbld,
+		    struct tr_diags *diags)
 {
 	const struct tr_cservice *cs = &comp->services[svc];
 	const struct tr_node *here = find_node(cfg, node);
@@ -130,9 +160,8 @@ static long ring_of(const struct tr_config *cfg, const struct tr_compiled *comp,
 	size_t n = 0;
 	long err = 0;
 
-	for (size_t i = 0; i < x->n_rings; i++)
-		if (x->rings[i].svc == svc)
-			return (long)i;
+	if (xbld->ring_of[svc] >= 0)
+		return xbld->ring_of[svc];
 	r = realloc(x->rings, (x->n_rings + 1) * sizeof(*r));
 	if (!r)
 		return -ENOMEM;
@@ -182,7 +211,7 @@ static long ring_of(const struct tr_config *cfg, const struct tr_compiled *comp,
 			}
 			xb.node = *ip;
 		}
-		idx = backend_index(x, &xb);
+		idx = backend_index(x, xbld, &xb);
 		if (idx < 0) {
 			err = idx;
 			goto out;
@@ -210,6 +239,7 @@ static long ring_of(const struct tr_config *cfg, const struct tr_compiled *comp,
 		r->hash = fnv(r->hash, &x->backends[r->slots[s]].key, 8);
 	x->n_rings++;
 	err = (long)(x->n_rings - 1);
+	xbld->ring_of[svc] = err;
 out:
 	if (err < 0)
 		free(r->slots);
@@ -219,28 +249,38 @@ out:
 	return err;
 }
 
-/* The compiled service port a front of Service svc, port p, family fam is. */
+/* The compiled service port a front of Service svc, port p, family fam
+ * is (compiled services are sorted by key: compile_key_cmp()). */
 static long find_cservice(const struct tr_compiled *comp, const struct tr_service *svc,
 			  const struct tr_svc_port *p, int fam)
 {
 	uint8_t proto = p->proto == IPPROTO_UDP ? TR_PROTO_UDP : TR_PROTO_TCP;
 
 	for (size_t v = 0; v < svc->n_vips; v++) {
+		size_t lo = 0, hi = comp->n_services;
+
 		if (svc->vips[v].family != fam)
 			continue;
-		for (size_t i = 0; i < comp->n_services; i++) {
-			const struct tr_cservice *cs = &comp->services[i];
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			const struct tr_cservice *cs = &comp->services[mid];
+			int c = compile_key_cmp(&cs->vip, cs->port, cs->proto, &svc->vips[v],
+						p->port, proto);
 
-			if (cs->port == p->port && cs->proto == proto &&
-			    tr_ip_equal(&cs->vip, &svc->vips[v]))
-				return (long)i;
+			if (!c)
+				return (long)mid;
+			if (c < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
 		}
 	}
 	return -ENOENT;
 }
 
 static int add_front(const struct tr_config *cfg, const struct tr_compiled *comp,
-		     const char *node, struct xdp_compiled *x, struct tr_diags *diags,
+		     const char *node, struct xdp_compiled *x, struct xbuild *xb,
+		     struct tr_diags *diags,
 		     const struct tr_service *svc, const struct tr_svc_port *p,
 		     const struct tr_ip *addr, uint16_t port, enum xdp_front_kind kind)
 {
@@ -256,7 +296,7 @@ static int add_front(const struct tr_config *cfg, const struct tr_compiled *comp
 		      addr->family == AF_INET ? "IPv4" : "IPv6");
 		return 0;
 	}
-	ring = ring_of(cfg, comp, (size_t)cs, node, x, diags);
+	ring = ring_of(cfg, comp, (size_t)cs, node, x, xb, diags);
 	if (ring < 0)
 		return (int)ring;
 	f = realloc(x->fronts, (x->n_fronts + 1) * sizeof(*f));
@@ -279,9 +319,15 @@ int xdp_compile(const struct tr_config *cfg, const struct tr_compiled *comp,
 	const struct tr_node *here = find_node(cfg, node);
 	const char *td = cfg->mesh.trust_domain ? cfg->mesh.trust_domain : "cluster.local";
 	struct xdp_compiled x = {};
+	struct xbuild xb = {};
 	int err = 0;
 
 	memset(out, 0, sizeof(*out));
+	xb.ring_of = malloc((comp->n_services + 1) * sizeof(*xb.ring_of));
+	if (!xb.ring_of)
+		return -ENOMEM;
+	for (size_t i = 0; i < comp->n_services; i++)
+		xb.ring_of[i] = -1;
 	/* the same on every node of the mesh: the trust domain's hash */
 	x.seed = (uint32_t)fnv(FNV_INIT, td, strlen(td));
 	if (node_ip(here, AF_INET))
@@ -296,10 +342,10 @@ int xdp_compile(const struct tr_config *cfg, const struct tr_compiled *comp,
 			const struct tr_svc_port *p = &svc->ports[k];
 
 			for (size_t j = 0; !err && j < svc->n_lb_ips; j++)
-				err = add_front(cfg, comp, node, &x, diags, svc, p, &svc->lb_ips[j],
+				err = add_front(cfg, comp, node, &x, &xb, diags, svc, p, &svc->lb_ips[j],
 						p->port, XDP_FRONT_LB);
 			for (size_t j = 0; !err && j < svc->n_external_ips; j++)
-				err = add_front(cfg, comp, node, &x, diags, svc, p,
+				err = add_front(cfg, comp, node, &x, &xb, diags, svc, p,
 						&svc->external_ips[j], p->port, XDP_FRONT_EXTERNAL);
 			if (!p->node_port)
 				continue;
@@ -307,11 +353,13 @@ int xdp_compile(const struct tr_config *cfg, const struct tr_compiled *comp,
 			 * decapsulated here when that node balanced it to us */
 			for (size_t n = 0; !err && n < cfg->n_nodes; n++)
 				for (size_t j = 0; !err && j < cfg->nodes[n].n_internal_ips; j++)
-					err = add_front(cfg, comp, node, &x, diags, svc, p,
+					err = add_front(cfg, comp, node, &x, &xb, diags, svc, p,
 							&cfg->nodes[n].internal_ips[j],
 							p->node_port, XDP_FRONT_NODE_PORT);
 		}
 	}
+	free(xb.ring_of);
+	free(xb.bslot);
 	if (err) {
 		xdp_compiled_free(&x);
 		return err;

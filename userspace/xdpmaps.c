@@ -93,6 +93,30 @@ static void vip_key(const struct tr_ip *ip, uint16_t port, uint8_t proto, struct
 	}
 }
 
+/* Order of backends: what identifies them (family, address, port). */
+static int be_cmp(const void *a, const void *b)
+{
+	const struct tr_xdp_be *x = &((const struct xdpmaps_be *)a)->val;
+	const struct tr_xdp_be *y = &((const struct xdpmaps_be *)b)->val;
+	int c;
+
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	if ((c = memcmp(x->addr, y->addr, sizeof(x->addr))))
+		return c;
+	return x->port == y->port ? 0 : ntohs(x->port) < ntohs(y->port) ? -1 : 1;
+}
+
+/* Order of keys: family, then the key's bytes (used is not compared). */
+static int vip_cmp(const void *a, const void *b)
+{
+	const struct xdpmaps_vip *x = a, *y = b;
+
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	return memcmp(&x->key, &y->key, sizeof(x->key));
+}
+
 int xdpmaps_adopt(const struct xdp_fds *f, struct xdpmaps_state *st)
 {
 	uint32_t k, next, *prev = NULL;
@@ -219,6 +243,8 @@ int xdpmaps_apply(const struct xdp_fds *f, struct xdpmaps_state *st,
 	size_t n_bes = 0, n_rings = 0, n_fresh_rings = 0;
 	uint32_t *fresh_rings = calloc(x->n_rings + 1, sizeof(*fresh_rings));
 	size_t need4 = 0, need6 = 0;
+	uint8_t *taken = NULL; /* backend ids held, a bit each */
+	uint32_t next_id = 1;
 	struct tr_xdp_cfg xc = {};
 	uint32_t zero = 0;
 	long cap;
@@ -229,18 +255,22 @@ int xdpmaps_apply(const struct xdp_fds *f, struct xdpmaps_state *st,
 	if (!be_ids || !ring_ids || !vips || !fresh_rings)
 		FAIL(-ENOMEM, NULL, "out of memory");
 
-	/* 1. capacity: old and new side by side at the worst moment */
-	for (size_t i = 0; i < st->n_vips; i++)
+	/* 1. capacity: old and new side by side at the worst moment (a key
+	 * in both is updated in place) */
+	for (size_t i = 0; i < st->n_vips; i++) {
 		st->vips[i].used = false;
-	for (size_t i = 0; i < x->n_fronts; i++) {
-		vip_key(&x->fronts[i].addr, x->fronts[i].port, x->fronts[i].proto, &vips[i]);
-		if (vips[i].family == AF_INET)
+		if (st->vips[i].family == AF_INET)
 			need4++;
 		else
 			need6++;
 	}
-	for (size_t i = 0; i < st->n_vips; i++) {
-		if (st->vips[i].family == AF_INET)
+	qsort(st->vips, st->n_vips, sizeof(*st->vips), vip_cmp);
+	for (size_t i = 0; i < x->n_fronts; i++) {
+		vip_key(&x->fronts[i].addr, x->fronts[i].port, x->fronts[i].proto, &vips[i]);
+		if (st->n_vips &&
+		    bsearch(&vips[i], st->vips, st->n_vips, sizeof(*st->vips), vip_cmp))
+			continue;
+		if (vips[i].family == AF_INET)
 			need4++;
 		else
 			need6++;
@@ -260,10 +290,18 @@ int xdpmaps_apply(const struct xdp_fds *f, struct xdpmaps_state *st,
 	bes = calloc(st->n_bes + x->n_backends + 1, sizeof(*bes));
 	if (!bes)
 		FAIL(-ENOMEM, NULL, "out of memory");
+	qsort(st->bes, st->n_bes, sizeof(*st->bes), be_cmp);
+	taken = calloc(TR_XDP_MAX_BACKENDS / 8, 1);
+	if (!taken)
+		FAIL(-ENOMEM, NULL, "out of memory");
+	for (size_t j = 0; j < st->n_bes; j++)
+		if (st->bes[j].id < TR_XDP_MAX_BACKENDS)
+			taken[st->bes[j].id / 8] |= (uint8_t)(1u << (st->bes[j].id % 8));
 	for (size_t i = 0; i < x->n_backends; i++) {
 		const struct xdp_cbackend *b = &x->backends[i];
+		struct xdpmaps_be key = {};
+		struct xdpmaps_be *old;
 		struct tr_xdp_be v;
-		struct xdpmaps_be *old = NULL;
 		uint32_t id = 0;
 
 		fill_be(b, &v);
@@ -272,27 +310,20 @@ int xdpmaps_apply(const struct xdp_fds *f, struct xdpmaps_state *st,
 			if (!local || local(local_ctx, &b->ip, &v.ifindex, v.mac, v.dev_mac))
 				res->local_missing++;
 		}
-		for (size_t j = 0; j < st->n_bes && !old; j++)
-			if (!memcmp(st->bes[j].val.addr, v.addr, 16) &&
-			    st->bes[j].val.port == v.port && st->bes[j].val.family == v.family)
-				old = &st->bes[j];
+		key.val = v;
+		old = st->n_bes ? bsearch(&key, st->bes, st->n_bes, sizeof(*st->bes), be_cmp) : NULL;
 		if (old) {
 			id = old->id;
 			old->used = true;
 		} else {
 			/* the smallest id nobody holds */
-			for (id = 1; id < TR_XDP_MAX_BACKENDS; id++) {
-				bool taken = false;
-
-				for (size_t j = 0; j < st->n_bes && !taken; j++)
-					taken = st->bes[j].id == id;
-				for (size_t j = 0; j < n_bes && !taken; j++)
-					taken = bes[j].id == id;
-				if (!taken)
-					break;
-			}
-			if (id >= TR_XDP_MAX_BACKENDS)
+			while (next_id < TR_XDP_MAX_BACKENDS &&
+			       (taken[next_id / 8] & (1u << (next_id % 8))))
+				next_id++;
+			if (next_id >= TR_XDP_MAX_BACKENDS)
 				FAIL(-ENOSPC, TR_MAP_XDP_BE, "map %s is full", TR_MAP_XDP_BE);
+			id = next_id;
+			taken[id / 8] |= (uint8_t)(1u << (id % 8));
 		}
 		if (!old || memcmp(&old->val, &v, sizeof(v))) {
 			if ((err = put(&log, f->be, &id, sizeof(id), &v, sizeof(v))))
@@ -375,10 +406,14 @@ int xdpmaps_apply(const struct xdp_fds *f, struct xdpmaps_state *st,
 			     "cannot write map %s: %s",
 			     fd == f->vip4 ? TR_MAP_XDP4_VIP : TR_MAP_XDP6_VIP, strerror(-err));
 		vips[i].used = true;
-		for (size_t j = 0; j < st->n_vips; j++)
-			if (st->vips[j].family == vips[i].family &&
-			    !memcmp(&st->vips[j].key, &vips[i].key, sizeof(vips[i].key)))
-				st->vips[j].used = true;
+		{
+			struct xdpmaps_vip *o = st->n_vips ?
+				bsearch(&vips[i], st->vips, st->n_vips, sizeof(*st->vips), vip_cmp) :
+				NULL;
+
+			if (o)
+				o->used = true;
+		}
 	}
 	res->fronts = x->n_fronts;
 
@@ -431,6 +466,7 @@ int xdpmaps_apply(const struct xdp_fds *f, struct xdpmaps_state *st,
 	free(be_ids);
 	free(ring_ids);
 	free(fresh_rings);
+	free(taken);
 	free(log.u);
 	return 0;
 
@@ -442,6 +478,7 @@ fail:
 	free(be_ids);
 	free(ring_ids);
 	free(fresh_rings);
+	free(taken);
 	free(vips);
 	free(bes);
 	free(rings);
