@@ -1091,6 +1091,10 @@ void loader_xdp_prune(struct tr_loader *l, const uint32_t *keep, size_t n)
 			if (sscanf(de->d_name + strlen(PASS_PIN_PREFIX), "%u", &ifindex) != 1 ||
 			    listed(keep, n, ifindex))
 				continue;
+		} else if (!keep && !strncmp(de->d_name, RNAT_PIN_PREFIX, strlen(RNAT_PIN_PREFIX))) {
+			/* no uplink at all: no reply translation either */
+			if (sscanf(de->d_name + strlen(RNAT_PIN_PREFIX), "%u", &ifindex) != 1)
+				continue;
 		} else {
 			continue;
 		}

@@ -115,7 +115,9 @@ int loader_xdp_attach(struct tr_loader *l, const char *name, struct loader_uplin
  */
 int loader_xdp_pass_peer(struct tr_loader *l, uint32_t uplink, uint32_t peer, int nsfd);
 
-/* Detach XDP from pinned uplinks not in keep[] (a restart without them). */
+/* Detach XDP from pinned uplinks not in keep[] (a restart without them);
+ * keep NULL: the agent runs without --uplink, so the reply translation
+ * goes too. */
 void loader_xdp_prune(struct tr_loader *l, const uint32_t *keep, size_t n);
 
 /*

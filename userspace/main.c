@@ -899,6 +899,8 @@ int main(int argc, char **argv)
 	}
 	if (!err && a.opt.n_uplinks)
 		err = loader_xdp_start(&a.loader, a.opt.xdp_flows);
+	else if (!err)
+		loader_xdp_prune(&a.loader, NULL, 0); /* --uplink no longer given */
 	if (err)
 		goto out;
 	atomic_store(&agent_stats.programs_attached, true);

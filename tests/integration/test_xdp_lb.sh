@@ -172,6 +172,14 @@ txt=$(n_trestle status 2>&1)
 if grep -Eq '^\s+up0 .*xdp native' <<<"$txt"; then t_ok "status text names up0's mode"
 else t_fail "status text names up0's mode" "$(head -20 <<<"$txt" | tr '\n' ' ')"; fi
 
+# --- an agent started without --uplink takes its XDP programs away ---
+topo_agent_stop n2
+topo_agent n2 || t_abort agent-n2-restart "agent on n2 did not restart"
+if ip -n "$(topo_ns n2)" link show fab0 | grep -q 'prog/xdp' ||
+	ip -n "$TOPO_PREFIX-fab" link show n2 | grep -q 'prog/xdp'; then
+	t_fail "n2 restarted without --uplink: XDP gone from fab0 and its peer" "$(ip -n "$(topo_ns n2)" link show fab0 | tr '\n' ' ')"
+else t_ok "n2 restarted without --uplink: XDP gone from fab0 and its peer"; fi
+
 # --- the XDP program outlives the agent; --cleanup removes it ---
 topo_agent_stop n1
 if ip -n "$(topo_ns n1)" link show up0 | grep -q 'prog/xdp'; then t_ok "XDP stays on up0 after the agent exits"
