@@ -153,6 +153,7 @@ spec:
     mode: STRICT
 Y
 sleep 1.5
+fm=$(t_flows_mark n1)
 m0=$(t_stat n1 mtls_required)
 o_client "$OUT" --connect "$LB4:80" --tcp -n 40 --timeout 400
 m1=$(t_stat n1 mtls_required)
@@ -160,6 +161,8 @@ t_jq "STRICT b2 refuses the outside client's plaintext, b3 (PERMISSIVE) serves i
 	'.ok > 0 and .ok < 40 and (.names | keys) == ["b3"] and (.errors | keys) == ["ETIMEDOUT"]'
 if (( m1 > m0 )); then t_ok "refused at XDP, counted as mtls_required ($m0 -> $m1)"
 else t_fail "refused at XDP, counted as mtls_required" "$m0 -> $m1"; fi
+t_flow "the refusal is in n1's flow log, decided at hook xdp_to_workload" n1 "$fm" \
+	'.hook == "xdp_to_workload" and .verdict == "deny" and .reason == "mtls_required"'
 t_config_rm pa.yaml
 
 # --- status (in the node's network namespace: uplinks are its devices) ---
