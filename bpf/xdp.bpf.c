@@ -32,6 +32,18 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define ENCAP_TTL 64
 #define ICMP_QUOTE 128 /* bytes of the offending packet quoted in a too-big */
 
+/*
+ * Out of the device the frame came in on. Not XDP_TX: a veth sends XDP_TX
+ * frames to its peer's queue but wakes the peer only when it runs an XDP
+ * program, so behind a veth whose peer has just GRO (kernel-facts) they
+ * wait, or are lost; a redirect to the same device flushes. On a NIC the
+ * two cost about the same.
+ */
+static __always_inline int xdp_back(struct xdp_md *ctx)
+{
+	return bpf_redirect(ctx->ingress_ifindex, 0);
+}
+
 /* The one exit for drops the XDP program decides here (xlb_decide()
  * counts its own): counted by reason. */
 static __always_inline int xdp_drop(enum tr_reason reason)
@@ -340,7 +352,7 @@ static __always_inline int xicmp_too_big(struct xdp_md *ctx, const struct xpkt *
 		*(__u16 *)(icmp + 2) = (__u16)~csum_fold64(sum);
 	}
 	stat_inc(TR_STAT_XDP_TOO_BIG);
-	return XDP_TX;
+	return xdp_back(ctx);
 }
 
 /*
@@ -472,14 +484,15 @@ __noinline int xact_encap(struct xdp_md *ctx, const struct xpkt *p, const struct
 		return XDP_PASS;
 	}
 	if (fib.ifindex == ctx->ingress_ifindex)
-		return XDP_TX;
+		return xdp_back(ctx);
 	return bpf_redirect(fib.ifindex, 0);
 }
 
 /* ---- XDP: the decision and decapsulation ------------------------------ */
 
-/* xlb_decide() on the packet p of ctx. */
-__noinline int xact_decide(struct xdp_md *ctx, const struct xpkt *p, struct xdec *dec)
+/* xlb_decide() on the packet p of ctx (decap: it came encapsulated). */
+__noinline int xact_decide(struct xdp_md *ctx, const struct xpkt *p, struct xdec *dec,
+			   __u32 decap)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -487,7 +500,7 @@ __noinline int xact_decide(struct xdp_md *ctx, const struct xpkt *p, struct xdec
 
 	if (!p || !dec)
 		return XD_PASS;
-	return xlb_decide(data, data_end, p, dec, cfg ? cfg->hash_seed : 0);
+	return xlb_decide(data, data_end, p, dec, cfg ? cfg->hash_seed : 0, decap != 0);
 }
 
 static __always_inline bool xdp_to_node(const struct xpkt *p, const struct tr_xdp_cfg *cfg)
@@ -563,7 +576,7 @@ int tr_xdp_lb(struct xdp_md *ctx)
 			return XDP_PASS;
 	}
 
-	r = xact_decide(ctx, &p, &dec);
+	r = xact_decide(ctx, &p, &dec, olen != 0);
 	if (r == XD_PASS)
 		return XDP_PASS;
 	if (r < 0)

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <trestle/maps.h>
+#include <trestle/xdp.h>
 #include <trestle/policy.h>
 #include <trestle/reasons.h>
 #include <trestle/redir.h>
@@ -500,6 +501,20 @@ const struct map_desc map_descs[] = {
 	{ TR_MAP_REDIR_SK, BPF_MAP_TYPE_SOCKHASH, 0, 0, NULL, NULL },
 	{ TR_MAP_REDIR_ST, BPF_MAP_TYPE_HASH, 0, 0, NULL, NULL },
 	{ TR_MAP_REDIR_BULK, BPF_MAP_TYPE_LRU_HASH, 0, 0, NULL, NULL },
+	/* the uplink load balancer (xdp.h): dumped as hex */
+	{ TR_MAP_XDP_CFG, BPF_MAP_TYPE_ARRAY, 0, 0, NULL, NULL },
+	{ TR_MAP_XDP4_VIP, BPF_MAP_TYPE_HASH, 0, 0, NULL, NULL },
+	{ TR_MAP_XDP6_VIP, BPF_MAP_TYPE_HASH, 0, 0, NULL, NULL },
+	{ TR_MAP_XDP_RING, BPF_MAP_TYPE_HASH_OF_MAPS, 0, 0, NULL, NULL },
+	{ TR_MAP_XDP_BE, BPF_MAP_TYPE_HASH, 0, 0, NULL, NULL },
+	{ TR_MAP_XDP4_CT, BPF_MAP_TYPE_LRU_HASH, 0, 0, NULL, NULL },
+	{ TR_MAP_XDP6_CT, BPF_MAP_TYPE_LRU_HASH, 0, 0, NULL, NULL },
+	{ TR_MAP_XDP4_RNAT, BPF_MAP_TYPE_LRU_HASH, 0, 0, NULL, NULL },
+	{ TR_MAP_XDP6_RNAT, BPF_MAP_TYPE_LRU_HASH, 0, 0, NULL, NULL },
+	{ TR_MAP_XDP4_FRAG, BPF_MAP_TYPE_LRU_HASH, 0, 0, NULL, NULL },
+	{ TR_MAP_XDP6_FRAG, BPF_MAP_TYPE_LRU_HASH, 0, 0, NULL, NULL },
+	{ TR_MAP_XDP4_DENY, BPF_MAP_TYPE_LPM_TRIE, 0, 0, NULL, NULL },
+	{ TR_MAP_XDP6_DENY, BPF_MAP_TYPE_LPM_TRIE, 0, 0, NULL, NULL },
 };
 
 const size_t map_descs_cnt = ARRAY_SIZE(map_descs);

@@ -11,6 +11,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <dirent.h>
+#include <linux/if_link.h>
+#include <net/if.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,6 +144,71 @@ static bool print_link(const char *dir, const char *name)
 	close_json_object();
 	print_nl();
 	return true;
+}
+
+/*
+ * The uplinks (trestled --uplink): each XDP link the agent pinned as
+ * links/xdp_<ifindex>, with the device's name and the mode XDP runs in
+ * there (native: in the driver; generic: after the kernel built an skb).
+ */
+static void print_uplinks(void)
+{
+	char dir[4096], path[4096 + 256];
+	struct dirent *de;
+	size_t shown = 0;
+	bool unknown = false;
+	DIR *d;
+
+	open_json_array(PRINT_JSON, "uplinks");
+	print_fp("uplinks:\n");
+	if (pins_path(dir, sizeof(dir), bpffs, TR_LINK_DIR) || !(d = opendir(dir)))
+		goto out;
+	while ((de = readdir(d))) {
+		LIBBPF_OPTS(bpf_xdp_query_opts, q);
+		struct bpf_link_info li = {};
+		__u32 len = sizeof(li);
+		char name[IF_NAMESIZE] = "?";
+		const char *mode = "none";
+		int fd;
+
+		if (strncmp(de->d_name, "xdp_", 4))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		if (bpf_obj_get_info_by_fd(fd, &li, &len) || li.type != BPF_LINK_TYPE_XDP) {
+			close(fd);
+			continue;
+		}
+		close(fd);
+		/* ifindexes are per network namespace: the agent's is needed */
+		if (!if_indextoname(li.xdp.ifindex, name)) {
+			snprintf(name, sizeof(name), "?");
+			mode = "?";
+		} else if (!bpf_xdp_query((int)li.xdp.ifindex, 0, &q))
+			mode = q.attach_mode == XDP_ATTACHED_DRV ? "native" :
+			       q.attach_mode == XDP_ATTACHED_SKB ? "generic" :
+			       q.attach_mode == XDP_ATTACHED_HW ? "offload" :
+			       q.attach_mode == XDP_ATTACHED_MULTI ? "multi" : "none";
+		open_json_object(NULL);
+		print_string(PRINT_ANY, "device", "\t%-16s ", name);
+		print_uint(PRINT_ANY, "ifindex", "ifindex %-5llu ", li.xdp.ifindex);
+		print_string(PRINT_ANY, "xdp_mode", "xdp %-8s ", mode);
+		print_uint(PRINT_ANY, "prog_id", "prog_id %llu", li.prog_id);
+		close_json_object();
+		print_nl();
+		shown++;
+		if (!strcmp(name, "?"))
+			unknown = true;
+	}
+	closedir(d);
+	if (unknown)
+		print_fp("\t(ifindex unknown here: run trestle in trestled's network namespace)\n");
+out:
+	if (!shown)
+		print_fp("\t(none: trestled runs without --uplink)\n");
+	close_json_array(PRINT_JSON, NULL);
 }
 
 static void print_programs(void)
@@ -304,6 +371,7 @@ static int do_show(int argc, char **argv)
 		if (fd >= 0)
 			close(fd);
 	}
+	print_uplinks();
 	print_programs();
 	print_maps();
 	close_json_object();
@@ -322,7 +390,8 @@ static int do_help(int argc, char **argv)
 		"Usage: %s status [ show | help ]\n"
 		"\n"
 		"  show    (default) bpffs directory, ABI version, applied configuration\n"
-		"          generation, services and backends, attached programs, map fill\n",
+		"          generation, services and backends, uplinks with their XDP mode\n"
+		"          (native or generic), attached programs, map fill\n",
 		bin_name);
 	return 0;
 }

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include <trestle/maps.h>
+#include <trestle/xdp.h>
 
 static const char *const map_names[] = { TR_PINNED_MAPS };
 _Static_assert(sizeof(map_names) / sizeof(map_names[0]) <= AGENT_STATS_MAPS,

@@ -21,7 +21,7 @@ enum reload_result {
 };
 
 /* Every pinned map, in TR_PINNED_MAPS order, for per-map counters. */
-#define AGENT_STATS_MAPS 40
+#define AGENT_STATS_MAPS 56
 
 struct agent_stats {
 	_Atomic uint64_t reloads[RELOAD_RESULTS];

@@ -45,8 +45,17 @@ struct tr_svc_port {
 	uint16_t port;          /* 1..65535 */
 	uint16_t target_port;   /* numeric targetPort; 0 if named or absent */
 	char *target_port_name; /* named targetPort, NULL if numeric/absent */
+	uint16_t node_port;     /* nodePort (type NodePort or LoadBalancer),
+				 * TR_NODE_PORT_MIN..MAX; 0 = none */
+	int node_port_line;
 	struct tr_src src;
 };
+
+/* The range Kubernetes allocates node ports from (its default). */
+#define TR_NODE_PORT_MIN 30000
+#define TR_NODE_PORT_MAX 32767
+
+enum tr_svc_type { TR_SVC_CLUSTER_IP = 0, TR_SVC_NODE_PORT, TR_SVC_LOAD_BALANCER };
 
 /* v1 Service */
 struct tr_service {
@@ -57,6 +66,14 @@ struct tr_service {
 	size_t n_vips;             /* 0 for headless (clusterIP: None) */
 	struct tr_svc_port *ports;
 	size_t n_ports;
+	enum tr_svc_type type;     /* spec.type */
+	struct tr_ip *external_ips; /* spec.externalIPs, deduplicated */
+	size_t n_external_ips;
+	int external_ips_line;
+	struct tr_ip *lb_ips;      /* status.loadBalancer.ingress[].ip (type
+				    * LoadBalancer), deduplicated */
+	size_t n_lb_ips;
+	int lb_ips_line;
 	struct tr_src src;
 };
 

@@ -51,6 +51,7 @@ struct svc_ctx {
 	int ips_line;
 	bool ips_none;
 	int spec_line;
+	int type_line;
 };
 
 static void read_port_name(struct obj *o, const struct ynode *v, void *t)
@@ -99,13 +100,29 @@ static void read_target_port(struct obj *o, const struct ynode *v, void *t)
 	get_str(o, v, &p->target_port_name);
 }
 
+/* Checked against spec.type in svc_finish(); the range here. */
+static void read_node_port(struct obj *o, const struct ynode *v, void *t)
+{
+	struct tr_svc_port *p = t;
+	long long n;
+
+	if (!get_int(o, v, 1, 65535, &n))
+		return;
+	if (n < TR_NODE_PORT_MIN || n > TR_NODE_PORT_MAX) {
+		obj_err(o, v->line, "%lld is outside the node port range %d-%d", n,
+			TR_NODE_PORT_MIN, TR_NODE_PORT_MAX);
+		return;
+	}
+	p->node_port = (uint16_t)n;
+	p->node_port_line = v->line;
+}
+
 static const struct field svc_port_fields[] = {
 	{ "name", F_READ, read_svc_port_name },
 	{ "protocol", F_READ, read_svc_port_proto },
 	{ "port", F_READ, read_svc_port_port, NULL, F_REQUIRED },
 	{ "targetPort", F_READ, read_target_port },
-	{ "nodePort", F_WARN, NULL,
-	  "accepted but not enforced: this version serves only the cluster IP, not node ports" },
+	{ "nodePort", F_READ, read_node_port },
 	{ "appProtocol", F_IGNORE },
 };
 
@@ -208,15 +225,16 @@ static void read_cluster_ips(struct obj *o, const struct ynode *v, void *t)
 
 static void read_svc_type(struct obj *o, const struct ynode *v, void *t)
 {
+	struct svc_ctx *c = t;
 	char *s = NULL;
 
-	(void)t;
 	if (!get_str(o, v, &s))
 		return;
-	if (!strcmp(s, "NodePort") || !strcmp(s, "LoadBalancer"))
-		obj_warn(o, v->line,
-			 "type %s: only the cluster IP is served by this version (not node ports or external load balancers)",
-			 s);
+	c->type_line = v->line;
+	if (!strcmp(s, "NodePort"))
+		c->svc->type = TR_SVC_NODE_PORT;
+	else if (!strcmp(s, "LoadBalancer"))
+		c->svc->type = TR_SVC_LOAD_BALANCER;
 	else if (!strcmp(s, "ExternalName"))
 		obj_err(o, v->line,
 			"type ExternalName is not supported (Trestle serves cluster IPs; hint: give the Service a clusterIP and EndpointSlices)");
@@ -298,6 +316,45 @@ static void read_internal_policy(struct obj *o, const struct ynode *v, void *t)
 	free(s);
 }
 
+/* A list of addresses, deduplicated into *arr. */
+static void read_ip_list(struct obj *o, const struct ynode *v, struct tr_ip **arr, size_t *n)
+{
+	struct tr_ip ip;
+	size_t i, saved;
+
+	if (!want_seq(o, v))
+		return;
+	for (i = 0; i < v->n_items; i++) {
+		saved = path_idx(o, i);
+		if (get_ip(o, v->items[i], &ip))
+			ip_add_unique(o->ld, arr, n, &ip);
+		path_pop(o, saved);
+	}
+}
+
+static void read_external_ips(struct obj *o, const struct ynode *v, void *t)
+{
+	struct svc_ctx *c = t;
+
+	c->svc->external_ips_line = v->line;
+	read_ip_list(o, v, &c->svc->external_ips, &c->svc->n_external_ips);
+}
+
+static void read_external_policy(struct obj *o, const struct ynode *v, void *t)
+{
+	char *s = NULL;
+
+	(void)t;
+	if (!get_str(o, v, &s))
+		return;
+	if (!strcmp(s, "Local"))
+		obj_err(o, v->line,
+			"externalTrafficPolicy Local is not supported by this version (the uplink balances to endpoints on every node; hint: use Cluster)");
+	else if (strcmp(s, "Cluster"))
+		obj_err(o, v->line, "unknown value \"%s\" (supported: Cluster)", s);
+	free(s);
+}
+
 #define NOT_ENFORCED_EXT \
 	"accepted but not enforced: this version serves only the cluster IP"
 
@@ -315,11 +372,12 @@ static const struct field svc_spec_fields[] = {
 	  "session affinity is not supported by this version" },
 	{ "externalName", F_ERROR, NULL,
 	  "ExternalName services are not supported (Trestle serves cluster IPs)" },
-	{ "externalIPs", F_WARN, NULL, NOT_ENFORCED_EXT },
-	{ "loadBalancerIP", F_WARN, NULL, NOT_ENFORCED_EXT },
+	{ "externalIPs", F_READ, read_external_ips },
+	{ "loadBalancerIP", F_ERROR, NULL,
+	  "deprecated in Kubernetes and not read: the load balancer's addresses come from status.loadBalancer.ingress[].ip" },
 	{ "loadBalancerSourceRanges", F_WARN, NULL, NOT_ENFORCED_EXT },
 	{ "loadBalancerClass", F_WARN, NULL, NOT_ENFORCED_EXT },
-	{ "externalTrafficPolicy", F_WARN, NULL, NOT_ENFORCED_EXT },
+	{ "externalTrafficPolicy", F_READ, read_external_policy },
 	{ "healthCheckNodePort", F_WARN, NULL, NOT_ENFORCED_EXT },
 	{ "allocateLoadBalancerNodePorts", F_WARN, NULL, NOT_ENFORCED_EXT },
 	{ "publishNotReadyAddresses", F_WARN, NULL,
@@ -336,12 +394,63 @@ static void read_svc_spec(struct obj *o, const struct ynode *v, void *t)
 	WALK(o, v, svc_spec_fields, true, c);
 }
 
+/* status.loadBalancer.ingress[]: ip is read; hostname-only ingresses
+ * (some clouds' load balancers) cannot be served from a node. */
+static void read_lb_ingress_ip(struct obj *o, const struct ynode *v, void *t)
+{
+	struct svc_ctx *c = t;
+	struct tr_ip ip;
+
+	if (get_ip(o, v, &ip))
+		ip_add_unique(o->ld, &c->svc->lb_ips, &c->svc->n_lb_ips, &ip);
+}
+
+static const struct field lb_ingress_fields[] = {
+	{ "ip", F_READ, read_lb_ingress_ip },
+	{ "hostname", F_WARN, NULL,
+	  "not served: the uplink load balancer needs an address (hint: ip)" },
+	{ "ipMode", F_IGNORE },
+	{ "ports", F_IGNORE },
+};
+
+static void read_lb_ingress_one(struct obj *o, const struct ynode *v, void *t)
+{
+	WALK(o, v, lb_ingress_fields, true, t);
+}
+
+static void read_lb_ingress(struct obj *o, const struct ynode *v, void *t)
+{
+	struct svc_ctx *c = t;
+
+	c->svc->lb_ips_line = v->line;
+	each_item(o, v, read_lb_ingress_one, t);
+}
+
+static const struct field lb_status_fields[] = {
+	{ "ingress", F_READ, read_lb_ingress },
+};
+
+static void read_lb_status(struct obj *o, const struct ynode *v, void *t)
+{
+	WALK(o, v, lb_status_fields, true, t);
+}
+
+static const struct field svc_status_fields[] = {
+	{ "loadBalancer", F_READ, read_lb_status },
+	{ "conditions", F_IGNORE },
+};
+
+static void read_svc_status(struct obj *o, const struct ynode *v, void *t)
+{
+	WALK(o, v, svc_status_fields, false, t);
+}
+
 static const struct field svc_fields[] = {
 	{ "apiVersion", F_IGNORE },
 	{ "kind", F_IGNORE },
 	{ "metadata", F_IGNORE },
 	{ "spec", F_READ, read_svc_spec, NULL, F_REQUIRED },
-	{ "status", F_IGNORE },
+	{ "status", F_READ, read_svc_status },
 };
 
 /* Kubernetes' rules: names required when several, names and port/protocol unique. */
@@ -374,6 +483,51 @@ static void svc_check_ports(struct obj *o, struct tr_service *svc)
 					"\"%s\" is already used by spec.ports[%zu] (line %d)",
 					a->name, j, b->src.line);
 		}
+		path_pop(o, saved);
+	}
+}
+
+/* Node ports and load balancer addresses against spec.type (Kubernetes' rules). */
+static void svc_check_external(struct obj *o, struct svc_ctx *c)
+{
+	struct tr_service *svc = c->svc;
+	size_t i, saved;
+
+	for (i = 0; i < svc->n_ports; i++) {
+		if (!svc->ports[i].node_port || svc->type != TR_SVC_CLUSTER_IP)
+			continue;
+		saved = path_key(o, "spec");
+		path_key(o, "ports");
+		path_idx(o, i);
+		path_key(o, "nodePort");
+		obj_err(o, svc->ports[i].node_port_line,
+			"only a Service of type NodePort or LoadBalancer has node ports (hint: type: NodePort)");
+		path_pop(o, saved);
+	}
+	for (i = 0; svc->type == TR_SVC_NODE_PORT && i < svc->n_ports; i++) {
+		if (svc->ports[i].node_port)
+			continue;
+		saved = path_key(o, "spec");
+		path_key(o, "ports");
+		path_idx(o, i);
+		obj_warn(o, svc->ports[i].src.line,
+			 "type NodePort without a nodePort: Trestle does not allocate node ports, so this port is served on the cluster IP only (hint: set nodePort)");
+		path_pop(o, saved);
+	}
+	if (svc->n_lb_ips && svc->type != TR_SVC_LOAD_BALANCER) {
+		saved = path_key(o, "status");
+		path_key(o, "loadBalancer");
+		obj_warn(o, svc->lb_ips_line,
+			 "not served: the Service is not of type LoadBalancer");
+		path_pop(o, saved);
+		free(svc->lb_ips);
+		svc->lb_ips = NULL;
+		svc->n_lb_ips = 0;
+	}
+	if ((svc->n_lb_ips || svc->n_external_ips) && c->headless) {
+		saved = path_key(o, "spec");
+		obj_err(o, svc->external_ips_line ? svc->external_ips_line : svc->lb_ips_line,
+			"a headless Service (clusterIP: None) has no external addresses");
 		path_pop(o, saved);
 	}
 }
@@ -414,6 +568,7 @@ static void svc_finish(struct obj *o, struct svc_ctx *c)
 		}
 	}
 	svc_check_ports(o, svc);
+	svc_check_external(o, c);
 }
 
 void load_service(struct obj *o, const struct ynode *root, struct meta *m)

@@ -98,6 +98,8 @@ static void service_free(struct tr_service *s)
 	free(s->name);
 	labels_free(&s->selector);
 	free(s->vips);
+	free(s->external_ips);
+	free(s->lb_ips);
 	for (i = 0; i < s->n_ports; i++) {
 		free(s->ports[i].name);
 		free(s->ports[i].target_port_name);

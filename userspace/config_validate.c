@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 struct obj_ref {
@@ -130,7 +131,8 @@ static void check_vips(struct loader *ld)
 	struct obj o;
 
 	for (i = 0; i < cfg->n_services; i++)
-		total += cfg->services[i].n_vips * cfg->services[i].n_ports;
+		total += (cfg->services[i].n_vips + cfg->services[i].n_external_ips +
+			  cfg->services[i].n_lb_ips) * cfg->services[i].n_ports;
 	if (total < 2)
 		return;
 	refs = ld_zalloc(ld, total * sizeof(*refs));
@@ -138,14 +140,23 @@ static void check_vips(struct loader *ld)
 		return;
 	for (i = 0; i < cfg->n_services; i++) {
 		s = &cfg->services[i];
-		for (j = 0; j < s->n_vips; j++)
+		/* cluster, external and load balancer addresses: one claim each */
+		size_t n_addrs = s->n_vips + s->n_external_ips + s->n_lb_ips;
+
+		for (j = 0; j < n_addrs; j++) {
+			const struct tr_ip *ip = j < s->n_vips ? &s->vips[j] :
+				j < s->n_vips + s->n_external_ips ?
+				&s->external_ips[j - s->n_vips] :
+				&s->lb_ips[j - s->n_vips - s->n_external_ips];
+
 			for (k = 0; k < s->n_ports; k++) {
 				if (!s->ports[k].port)
 					continue;
-				refs[n] = (struct vip_ref){ &s->vips[j], s->ports[k].port,
+				refs[n] = (struct vip_ref){ ip, s->ports[k].port,
 							    s->ports[k].proto, s, k, n };
 				n++;
 			}
+		}
 	}
 	qsort(refs, n, sizeof(*refs), cmp_vip_ref);
 	for (i = 1, a = refs; i < n; i++) {
@@ -173,6 +184,51 @@ static void check_vips(struct loader *ld)
 			a->svc->ports[a->port_idx].src.line);
 	}
 	free(refs);
+}
+
+/* One Service per node port and protocol (they are every node's): a table
+ * of the first claim of each port of the range. */
+static void check_node_ports(struct loader *ld)
+{
+	enum { N = TR_NODE_PORT_MAX - TR_NODE_PORT_MIN + 1 };
+	const struct tr_config *cfg = ld->cfg;
+	struct claim { const struct tr_service *svc; size_t port; } *first;
+	char label[512];
+	struct obj o;
+
+	first = ld_zalloc(ld, 2 * N * sizeof(*first));
+	if (!first)
+		return;
+	for (size_t i = 0; i < cfg->n_services; i++) {
+		const struct tr_service *sb = &cfg->services[i];
+
+		for (size_t k = 0; k < sb->n_ports; k++) {
+			const struct tr_svc_port *b = &sb->ports[k], *a;
+			struct claim *c;
+
+			if (b->node_port < TR_NODE_PORT_MIN || b->node_port > TR_NODE_PORT_MAX)
+				continue;
+			c = &first[(b->proto == IPPROTO_UDP ? N : 0) + b->node_port -
+				   TR_NODE_PORT_MIN];
+			if (!c->svc) {
+				*c = (struct claim){ sb, k };
+				continue;
+			}
+			a = &c->svc->ports[c->port];
+			o = (struct obj){ .ld = ld, .file = sb->src.file, .kind = "Service",
+					  .ns = sb->ns, .name = sb->name };
+			path_key(&o, "spec");
+			path_key(&o, "ports");
+			path_idx(&o, k);
+			path_key(&o, "nodePort");
+			obj_err(&o, b->node_port_line,
+				"node port %u/%s is already claimed by %s at %s:%d", b->node_port,
+				proto_name(b->proto),
+				obj_label(label, sizeof(label), "Service", c->svc->ns, c->svc->name),
+				a->src.file, a->node_port_line);
+		}
+	}
+	free(first);
 }
 
 static int cmp_svc_ptr(const void *pa, const void *pb)
@@ -227,6 +283,7 @@ void validate_set(struct loader *ld)
 {
 	check_duplicates(ld);
 	check_vips(ld);
+	check_node_ports(ld);
 	check_slice_services(ld);
 	validate_peer_authns(ld);
 }

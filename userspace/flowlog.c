@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "flowlog.h"
 
+#include <trestle/xdp.h>
+
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -106,6 +108,8 @@ static const char *hook_name(int hook)
 		return "tc_to_workload";
 	case TR_HOOK_TC_FROM_WORKLOAD:
 		return "tc_from_workload";
+	case TR_HOOK_XDP_TO_WORKLOAD:
+		return "xdp_to_workload";
 	default:
 		return "unknown";
 	}

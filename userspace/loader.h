@@ -14,11 +14,13 @@
 
 #include "maps.h"
 #include "polmaps.h"
+#include "xdpmaps.h"
 
 struct tr_sock;
 struct tr_tc;
 struct tr_sockops;
 struct tr_redir;
+struct tr_xdp;
 
 /*
  * How the tc programs attach to workload devices.
@@ -53,6 +55,18 @@ struct tr_loader {
 	int n_attached;  /* links created by this agent */
 	int n_replaced;  /* pinned links whose program this agent replaced */
 	enum loader_tc_mode tc_mode; /* LOADER_TC_TCX or LOADER_TC_CLSACT */
+	/* the uplink load balancer (--uplink); NULL when not asked for */
+	struct tr_xdp *xdp;
+	struct xdp_fds xfds;
+	uint32_t *rnat_ifindexes;   /* devices with tr_xdp_rnat */
+	size_t n_rnat;
+};
+
+/* One uplink device and how XDP runs there. */
+struct loader_uplink {
+	char name[16];
+	uint32_t ifindex;
+	const char *mode; /* "native" or "generic" */
 };
 
 struct loader_opts {
@@ -79,6 +93,44 @@ int loader_start(struct tr_loader *l, const char *bpffs, const char *cgroup,
  * Returns 0 or the first -errno; logs per device.
  */
 int loader_tc_sync(struct tr_loader *l, const uint32_t *ifindexes, size_t n);
+
+/*
+ * Load the uplink load balancer (bpf/xdp.bpf.c) on the pinned maps;
+ * flows: the size of each of its LRU tables (connections and reverse
+ * translations, per family), 0 for the default TR_XDP_MAX_CT. Fills
+ * l->xfds and the XDP deny maps of l->pfds. 0 or -errno (logged).
+ */
+int loader_xdp_start(struct tr_loader *l, uint32_t flows);
+
+/*
+ * Run tr_xdp_lb on device 'name': native (driver) mode where the driver
+ * has it, generic otherwise; as a pinned link (links/xdp_<ifindex>), so a
+ * restart swaps the program in place and traffic never sees a gap.
+ * 0 or -errno (logged).
+ */
+int loader_xdp_attach(struct tr_loader *l, const char *name, struct loader_uplink *out);
+
+/*
+ * tr_xdp_pass on the far end of the veth uplink 'uplink' (device 'peer' in
+ * the network namespace open as nsfd, -1 = this one), pinned as
+ * links/xpass_<uplink ifindex>: frames XDP sends back out of a veth are
+ * received by its peer only when the peer runs XDP or has GRO, and GRO
+ * there would merge them into packets whose checksums the next XDP hop
+ * cannot complete. 0 or -errno (logged).
+ */
+int loader_xdp_pass_peer(struct tr_loader *l, uint32_t uplink, uint32_t peer, int nsfd);
+
+/* Detach XDP from pinned uplinks not in keep[] (a restart without them);
+ * keep NULL: the agent runs without --uplink, so the reply translation
+ * goes too. */
+void loader_xdp_prune(struct tr_loader *l, const uint32_t *keep, size_t n);
+
+/*
+ * tr_xdp_rnat on the ingress of exactly these devices (local backends'
+ * host-side devices), before the tc programs (tcx: first in the chain).
+ * Returns 0 or the first -errno; -EOPNOTSUPP in clsact mode (logged once).
+ */
+int loader_xdp_rnat_sync(struct tr_loader *l, const uint32_t *ifindexes, size_t n);
 
 /* Close everything without detaching: pinned links and maps stay. */
 void loader_close(struct tr_loader *l);

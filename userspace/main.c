@@ -51,11 +51,13 @@
 #include "tunmaps.h"
 #include "tunnel.h"
 #include "watch.h"
+#include "uplink.h"
 
 #define DEFAULT_CONFIG_DIR "/etc/trestle/mesh.d"
 #define DEFAULT_RUN_DIR "/run/trestle"
 #define DEFAULT_CERTS_DIR "/etc/trestle/certs"
 #define DEBOUNCE_MS 200
+#define MAX_UPLINKS 8
 #define WATCH_RETRY_MS 2000
 
 struct options {
@@ -77,6 +79,9 @@ struct options {
 	bool no_ktls;            /* --no-ktls: records in userspace even with kTLS */
 	unsigned int redirect;   /* --redirect: TR_REDIR_* */
 	unsigned int redirect_bulk; /* --redirect-bulk-bytes, 0 = default */
+	const char *uplinks[MAX_UPLINKS]; /* --uplink: XDP load balancer devices */
+	size_t n_uplinks;
+	uint32_t xdp_flows;      /* --xdp-flows: LRU entries per table, 0 = default */
 };
 
 struct agent {
@@ -97,6 +102,7 @@ struct agent {
 	struct tunmaps tmaps;
 	struct ctl *ctl;
 	char trust_domain[128];
+	struct uplink uplink; /* the uplink load balancer (--uplink) */
 };
 
 static void usage(FILE *f)
@@ -130,6 +136,10 @@ static void usage(FILE *f)
 		"                         to server endpoints recently seen carrying bulk); see README\n"
 		"      --redirect-bulk-bytes SIZE  auto: bytes one end may send while the other sends\n"
 		"                         nothing before the connection leaves redirection (default 256K)\n"
+		"      --uplink DEV       balance traffic from outside the node to LoadBalancer, externalIPs and\n"
+		"                         NodePort addresses with XDP on DEV (repeatable, at most 8)\n"
+		"      --xdp-flows N      flows each of the uplink's connection tables holds, per family\n"
+		"                         (default 131072; 1024..16777216)\n"
 		"      --metrics-addr A:P serve /metrics, /healthz, /readyz on A:P ([V6]:P; default " METRICS_DEFAULT_ADDR "; none: off)\n"
 		"      --log-format FMT   text or json (default text)\n"
 		"  -v, --verbose          debug logging, including libbpf's\n"
@@ -197,7 +207,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 {
 	enum { OPT_LOG_FORMAT = 256, OPT_CLEANUP, OPT_FLOW_ALLOW, OPT_NO_L4,
 	       OPT_FLOW_MAX, OPT_FLOW_KEEP, OPT_AUDIT_MAX, OPT_AUDIT_KEEP, OPT_METRICS_ADDR,
-	       OPT_CERTS, OPT_FIPS, OPT_NO_KTLS, OPT_REDIRECT, OPT_REDIRECT_BULK };
+	       OPT_CERTS, OPT_FIPS, OPT_NO_KTLS, OPT_REDIRECT, OPT_REDIRECT_BULK, OPT_UPLINK,
+	       OPT_XDP_FLOWS };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "bpffs", required_argument, NULL, 'b' },
@@ -216,6 +227,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "no-ktls", no_argument, NULL, OPT_NO_KTLS },
 		{ "redirect", required_argument, NULL, OPT_REDIRECT },
 		{ "redirect-bulk-bytes", required_argument, NULL, OPT_REDIRECT_BULK },
+		{ "uplink", required_argument, NULL, OPT_UPLINK },
+		{ "xdp-flows", required_argument, NULL, OPT_XDP_FLOWS },
 		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "cleanup", no_argument, NULL, OPT_CLEANUP },
@@ -297,6 +310,38 @@ static int parse_args(int argc, char **argv, struct options *o)
 				return -EINVAL;
 			}
 			o->redirect_bulk = (unsigned int)v;
+			break;
+		}
+		case OPT_UPLINK:
+			if (!*optarg || strlen(optarg) >= 16 || strchr(optarg, '/')) {
+				fprintf(stderr, "trestled: --uplink takes a device name, not '%s'\n",
+					optarg);
+				return -EINVAL;
+			}
+			if (o->n_uplinks == MAX_UPLINKS) {
+				fprintf(stderr, "trestled: at most %d --uplink devices\n", MAX_UPLINKS);
+				return -EINVAL;
+			}
+			for (size_t i = 0; i < o->n_uplinks; i++)
+				if (!strcmp(o->uplinks[i], optarg)) {
+					fprintf(stderr, "trestled: --uplink %s given twice\n", optarg);
+					return -EINVAL;
+				}
+			o->uplinks[o->n_uplinks++] = optarg;
+			break;
+		case OPT_XDP_FLOWS: {
+			char *end;
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || *end || *optarg < '0' || *optarg > '9' || v < 1024 ||
+			    v > 16777216) {
+				fprintf(stderr, "trestled: --xdp-flows takes 1024 .. 16777216, not '%s'\n",
+					optarg);
+				return -EINVAL;
+			}
+			o->xdp_flows = (uint32_t)v;
 			break;
 		}
 		case OPT_METRICS_ADDR: {
@@ -455,6 +500,7 @@ static int apply_policy(struct agent *a, const struct tr_config *cfg,
 		return err;
 	/* tc on the devices first, so no new workload runs a moment unchecked */
 	loader_tc_sync(&a->loader, devs, n_devs);
+	uplink_workload_devs(&a->uplink, devs, n_devs);
 	if (hash == a->pstate.hash) {
 		err = 0;
 		goto out;
@@ -567,6 +613,8 @@ static void reload(struct agent *a, const char *why)
 	if (gen && comp.hash == a->state.meta.config_hash) {
 		log_info("configuration unchanged: generation %llu (%zu service ports, %zu backends)",
 			 gen, comp.n_services, comp.n_backends);
+		/* devices may have changed (netlink): local backends follow */
+		uplink_apply(&a->uplink, &cfg, &comp, &a->state, a->opt.node);
 		atomic_store(&agent_stats.config_loaded, true);
 		agent_stats_reload(RELOAD_UNCHANGED);
 		/* recorded when an object changed (authorization, say) */
@@ -583,6 +631,7 @@ static void reload(struct agent *a, const char *why)
 		audit_reload(a, &cfg, gen, false, msg, &diags, why);
 		goto out;
 	}
+	uplink_apply(&a->uplink, &cfg, &comp, &a->state, a->opt.node);
 	atomic_store(&agent_stats.generation, a->state.meta.generation);
 	atomic_store(&agent_stats.config_loaded, true);
 	agent_stats_set_last_error(NULL);
@@ -884,6 +933,10 @@ int main(int argc, char **argv)
 
 		err = loader_start(&a.loader, a.opt.bpffs, a.opt.cgroup, &lo);
 	}
+	if (!err && a.opt.n_uplinks)
+		err = loader_xdp_start(&a.loader, a.opt.xdp_flows);
+	else if (!err)
+		loader_xdp_prune(&a.loader, NULL, 0); /* --uplink no longer given */
 	if (err)
 		goto out;
 	atomic_store(&agent_stats.programs_attached, true);
@@ -901,6 +954,11 @@ int main(int argc, char **argv)
 	err = start_runtime(&a);
 	if (err)
 		goto out;
+	if (a.opt.n_uplinks) {
+		err = uplink_start(&a.uplink, &a.loader, &a.netdev, a.opt.uplinks, a.opt.n_uplinks);
+		if (err)
+			goto out;
+	}
 	err = start_mtls(&a);
 	if (err)
 		goto out;
@@ -930,6 +988,7 @@ out:
 	netdev_close(&a.netdev);
 	watch_stop(&a.watch);
 	polmaps_free(&a.pstate);
+	uplink_close(&a.uplink);
 	applied_free(&a.state);
 	loader_close(&a.loader);
 	if (a.sig_fd >= 0)

@@ -60,6 +60,7 @@
 
 #include <trestle/abi.h>
 #include <trestle/maps.h>
+#include <trestle/xdp.h>
 #include <trestle/metrics.h>
 #include <trestle/policy.h>
 #include <trestle/reasons.h>

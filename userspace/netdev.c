@@ -1,8 +1,16 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "netdev.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/ethtool.h>
 #include <linux/if_link.h>
+#include <linux/net_namespace.h>
+#include <linux/sockios.h>
+#include <net/if.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 #include <stdio.h>
 #include <libmnl/libmnl.h>
 #include <linux/rtnetlink.h>
@@ -197,6 +205,253 @@ int netdev_workload_dev(struct netdev *n, const struct tr_ip *ip, uint32_t *ifin
 	if (strcmp(kind, "veth") && strcmp(kind, "netkit"))
 		return -EMEDIUMTYPE;
 	return 0;
+}
+
+static int link_full_attr(const struct nlattr *attr, void *data)
+{
+	struct netdev_link *l = data;
+
+	switch (mnl_attr_get_type(attr)) {
+	case IFLA_IFNAME:
+		if (!mnl_attr_validate(attr, MNL_TYPE_STRING))
+			snprintf(l->name, sizeof(l->name), "%s", mnl_attr_get_str(attr));
+		break;
+	case IFLA_ADDRESS:
+		if (mnl_attr_get_payload_len(attr) == 6)
+			memcpy(l->mac, mnl_attr_get_payload(attr), 6);
+		break;
+	case IFLA_LINK:
+		if (!mnl_attr_validate(attr, MNL_TYPE_U32))
+			l->link = mnl_attr_get_u32(attr);
+		break;
+	case IFLA_LINK_NETNSID:
+		if (!mnl_attr_validate(attr, MNL_TYPE_U32))
+			l->link_nsid = (int)mnl_attr_get_u32(attr);
+		break;
+	case IFLA_LINKINFO: {
+		struct kind_ctx c = {};
+
+		if (!mnl_attr_validate(attr, MNL_TYPE_NESTED))
+			mnl_attr_parse_nested(attr, linkinfo_attr, &c);
+		snprintf(l->kind, sizeof(l->kind), "%s", c.kind);
+		break;
+	}
+	}
+	return MNL_CB_OK;
+}
+
+static int link_full_cb(const struct nlmsghdr *nlh, void *data)
+{
+	mnl_attr_parse(nlh, sizeof(struct ifinfomsg), link_full_attr, data);
+	return MNL_CB_OK;
+}
+
+int netdev_link_get(struct netdev *n, uint32_t ifindex, int nsid, struct netdev_link *out)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	struct ifinfomsg *ifm;
+	unsigned int seq = ++n->seq, portid = mnl_socket_get_portid(n->query);
+	ssize_t rlen;
+
+	memset(out, 0, sizeof(*out));
+	out->link_nsid = -1;
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_GETLINK;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	nlh->nlmsg_seq = seq;
+	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+	ifm->ifi_family = AF_UNSPEC;
+	ifm->ifi_index = (int)ifindex;
+	if (nsid >= 0)
+		mnl_attr_put_u32(nlh, IFLA_TARGET_NETNSID, (uint32_t)nsid);
+	if (mnl_socket_sendto(n->query, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	rlen = mnl_socket_recvfrom(n->query, buf, sizeof(buf));
+	if (rlen < 0)
+		return -errno;
+	if (mnl_cb_run(buf, (size_t)rlen, seq, portid, link_full_cb, out) < 0)
+		return errno ? -errno : -EIO;
+	return 0;
+}
+
+struct nsid_ctx {
+	int nsid;
+};
+
+static int nsid_attr(const struct nlattr *attr, void *data)
+{
+	if (mnl_attr_get_type(attr) == NETNSA_NSID &&
+	    !mnl_attr_validate(attr, MNL_TYPE_U32))
+		((struct nsid_ctx *)data)->nsid = (int)mnl_attr_get_u32(attr);
+	return MNL_CB_OK;
+}
+
+static int nsid_cb(const struct nlmsghdr *nlh, void *data)
+{
+	mnl_attr_parse(nlh, sizeof(struct rtgenmsg), nsid_attr, data);
+	return MNL_CB_OK;
+}
+
+/* The id this namespace gives the network namespace open as fd (-1: none). */
+static int nsid_of_fd(struct netdev *n, int fd)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	struct rtgenmsg *g;
+	struct nsid_ctx c = { -1 };
+	unsigned int seq = ++n->seq, portid = mnl_socket_get_portid(n->query);
+	ssize_t rlen;
+
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_GETNSID;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	nlh->nlmsg_seq = seq;
+	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+	g->rtgen_family = AF_UNSPEC;
+	mnl_attr_put_u32(nlh, NETNSA_FD, (uint32_t)fd);
+	if (mnl_socket_sendto(n->query, nlh, nlh->nlmsg_len) < 0)
+		return -1;
+	rlen = mnl_socket_recvfrom(n->query, buf, sizeof(buf));
+	if (rlen < 0 || mnl_cb_run(buf, (size_t)rlen, seq, portid, nsid_cb, &c) < 0)
+		return -1;
+	return c.nsid;
+}
+
+/* An fd of the network namespace with id nsid, found among the named
+ * namespaces and those of running processes; -ENOENT if none. */
+static int netns_open_nsid(struct netdev *n, int nsid)
+{
+	static const char *const dirs[] = { "/run/netns", "/proc" };
+	char path[300];
+	struct dirent *de;
+
+	for (size_t i = 0; i < 2; i++) {
+		DIR *d = opendir(dirs[i]);
+
+		while (d && (de = readdir(d))) {
+			int fd;
+
+			if (de->d_name[0] == '.')
+				continue;
+			if (i == 0)
+				snprintf(path, sizeof(path), "%s/%s", dirs[i], de->d_name);
+			else if (de->d_name[0] >= '1' && de->d_name[0] <= '9')
+				snprintf(path, sizeof(path), "/proc/%s/ns/net", de->d_name);
+			else
+				continue;
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				continue;
+			if (nsid_of_fd(n, fd) == nsid) {
+				closedir(d);
+				return fd;
+			}
+			close(fd);
+		}
+		if (d)
+			closedir(d);
+	}
+	return -ENOENT;
+}
+
+/* GRO on for the device called name in this thread's namespace. */
+static int gro_on(const char *name, bool *changed)
+{
+	struct ethtool_value ev = { .cmd = ETHTOOL_GGRO };
+	struct ifreq ifr = {};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	ifr.ifr_data = (void *)&ev;
+	if (ioctl(fd, SIOCETHTOOL, &ifr)) {
+		err = -errno;
+	} else if (!ev.data) {
+		ev.cmd = ETHTOOL_SGRO;
+		ev.data = 1;
+		if (ioctl(fd, SIOCETHTOOL, &ifr))
+			err = -errno;
+		else
+			*changed = true;
+	}
+	close(fd);
+	return err;
+}
+
+int netdev_veth_peer_gro(struct netdev *n, uint32_t ifindex, bool *changed)
+{
+	struct netdev_link l, peer;
+	int nsfd, back, err;
+
+	*changed = false;
+	err = netdev_link_get(n, ifindex, -1, &l);
+	if (err)
+		return err;
+	if (strcmp(l.kind, "veth") || !l.link)
+		return -EMEDIUMTYPE;
+	err = netdev_link_get(n, l.link, l.link_nsid, &peer);
+	if (err)
+		return err;
+	if (l.link_nsid < 0)
+		return gro_on(peer.name, changed);
+	nsfd = netns_open_nsid(n, l.link_nsid);
+	if (nsfd < 0)
+		return nsfd;
+	back = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (back < 0 || setns(nsfd, CLONE_NEWNET)) {
+		err = -errno;
+		close(nsfd);
+		if (back >= 0)
+			close(back);
+		return err;
+	}
+	err = gro_on(peer.name, changed);
+	if (setns(back, CLONE_NEWNET))
+		err = -errno; /* cannot happen: our own namespace */
+	close(back);
+	close(nsfd);
+	return err;
+}
+
+int netdev_veth_peer(struct netdev *n, uint32_t ifindex, uint32_t *peer, int *nsfd)
+{
+	struct netdev_link l;
+	int err;
+
+	*nsfd = -1;
+	err = netdev_link_get(n, ifindex, -1, &l);
+	if (err)
+		return err;
+	if (strcmp(l.kind, "veth") || !l.link)
+		return -EMEDIUMTYPE;
+	*peer = l.link;
+	if (l.link_nsid < 0)
+		return 0;
+	*nsfd = netns_open_nsid(n, l.link_nsid);
+	if (*nsfd < 0) {
+		err = *nsfd;
+		*nsfd = -1;
+		return err;
+	}
+	return 0;
+}
+
+const char *netdev_xdp_mode_name(uint32_t mode)
+{
+	switch (mode) {
+	case XDP_ATTACHED_DRV:
+		return "native";
+	case XDP_ATTACHED_SKB:
+		return "generic";
+	case XDP_ATTACHED_HW:
+		return "offload";
+	case XDP_ATTACHED_MULTI:
+		return "multi";
+	default:
+		return "none";
+	}
 }
 
 void netdev_close(struct netdev *n)

@@ -38,6 +38,40 @@ int netdev_link_kind(struct netdev *n, uint32_t ifindex, char *kind, size_t len)
  * device is of another kind (never the node's own uplink).
  */
 int netdev_workload_dev(struct netdev *n, const struct tr_ip *ip, uint32_t *ifindex);
+/* What RTM_GETLINK says of one device. */
+struct netdev_link {
+	char name[16];
+	char kind[32];      /* "veth", ...; "" for devices without one */
+	uint8_t mac[6];
+	uint32_t link;      /* the peer's ifindex (veth), 0 = none */
+	int link_nsid;      /* the peer's network namespace id, -1 = this one */
+};
+
+/*
+ * Device ifindex, in this network namespace (nsid -1) or in the one with
+ * that id as seen from here (IFLA_TARGET_NETNSID). 0 or -errno.
+ */
+int netdev_link_get(struct netdev *n, uint32_t ifindex, int nsid, struct netdev_link *out);
+
+/*
+ * Make sure frames redirected by XDP into the veth 'ifindex' are received
+ * by its peer (include/trestle/xdp.h; a veth peer drops them unless it has
+ * an XDP program or GRO): GRO on at the peer, in whatever network
+ * namespace it lives in. *changed says whether this turned it on.
+ * 0, -EMEDIUMTYPE (not a veth), or -errno.
+ */
+int netdev_veth_peer_gro(struct netdev *n, uint32_t ifindex, bool *changed);
+
+/*
+ * The far end of the veth 'ifindex': its ifindex there and an fd of its
+ * network namespace (*nsfd = -1 when it is this one; the caller closes it).
+ * 0, -EMEDIUMTYPE (not a veth) or -errno.
+ */
+int netdev_veth_peer(struct netdev *n, uint32_t ifindex, uint32_t *peer, int *nsfd);
+
+/* The device's XDP attach mode: "native", "generic", "offload" or "none". */
+const char *netdev_xdp_mode_name(uint32_t xdp_attach_mode);
+
 void netdev_close(struct netdev *n);
 
 #endif /* TRESTLE_NETDEV_H */

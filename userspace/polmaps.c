@@ -12,6 +12,7 @@
 
 #include <trestle/abi.h>
 #include <trestle/maps.h>
+#include <trestle/xdp.h>
 
 #include "log.h"
 
@@ -231,13 +232,23 @@ int polmaps_adopt(const struct tr_pol_fds *fds, struct polmaps_state *st)
 	if ((err = adopt_keys(fds->pol_dst, sizeof(*st->kdst), live_dst, st->epoch, &keys, &st->ndst)))
 		return err;
 	st->kdst = keys;
+	if (fds->xdp4_deny >= 0) {
+		if ((err = adopt_keys(fds->xdp4_deny, sizeof(*st->kx4), live_ip4, st->epoch, &keys,
+				      &st->nx4)))
+			return err;
+		st->kx4 = keys;
+		if ((err = adopt_keys(fds->xdp6_deny, sizeof(*st->kx6), live_ip6, st->epoch, &keys,
+				      &st->nx6)))
+			return err;
+		st->kx6 = keys;
+	}
 	return wla_adopt(fds->wl_addr, st);
 }
 
 /* ---- apply ----------------------------------------------------------- */
 
 struct written {
-	struct walk ip4, ip6, cg, pol, dst;
+	struct walk ip4, ip6, cg, pol, dst, x4, x6;
 };
 
 static void written_delete(const struct tr_pol_fds *fds, struct written *w)
@@ -252,6 +263,10 @@ static void written_delete(const struct tr_pol_fds *fds, struct written *w)
 		bpf_map_delete_elem(fds->pol, (char *)w->pol.keys + i * w->pol.ksz);
 	for (size_t i = 0; i < w->dst.n; i++)
 		bpf_map_delete_elem(fds->pol_dst, (char *)w->dst.keys + i * w->dst.ksz);
+	for (size_t i = 0; i < w->x4.n; i++)
+		bpf_map_delete_elem(fds->xdp4_deny, (char *)w->x4.keys + i * w->x4.ksz);
+	for (size_t i = 0; i < w->x6.n; i++)
+		bpf_map_delete_elem(fds->xdp6_deny, (char *)w->x6.keys + i * w->x6.ksz);
 }
 
 static void written_free(struct written *w)
@@ -261,6 +276,30 @@ static void written_free(struct written *w)
 	free(w->cg.keys);
 	free(w->pol.keys);
 	free(w->dst.keys);
+	free(w->x4.keys);
+	free(w->x6.keys);
+}
+
+bool polmaps_xdp_deny_rule(const struct tr_config *cfg, const struct pc_policy *p, size_t r)
+{
+	const struct tr_authz_policy *ap = p->ap;
+	const struct tr_authz_rule *rule;
+
+	if (ap->action != TR_AUTHZ_DENY || ap->has_selector || !cfg ||
+	    !cfg->mesh.root_namespace || strcmp(ap->ns, cfg->mesh.root_namespace) ||
+	    r >= ap->n_rules)
+		return false;
+	rule = &ap->rules[r];
+	if (rule->n_to || !rule->n_from)
+		return false;
+	for (size_t f = 0; f < rule->n_from; f++) {
+		const struct tr_authz_source *s = &rule->from[f];
+
+		if (!s->n_ip_blocks || s->n_principals || s->n_not_principals ||
+		    s->n_namespaces || s->n_not_namespaces || s->n_not_ip_blocks)
+			return false;
+	}
+	return true;
 }
 
 static long capacity(int fd)
@@ -346,6 +385,8 @@ int polmaps_apply(const struct tr_pol_fds *fds, struct polmaps_state *st,
 		.cg = { .ksz = sizeof(struct tr_cgroup_key) },
 		.pol = { .ksz = sizeof(struct tr_pol_key) },
 		.dst = { .ksz = sizeof(uint32_t) },
+		.x4 = { .ksz = sizeof(struct tr_ip4_lpm_key) },
+		.x6 = { .ksz = sizeof(struct tr_ip6_lpm_key) },
 	};
 	uint32_t epoch = st->epoch + 1 ? st->epoch + 1 : 1;
 	uint32_t *id_ids = NULL, *wl_ids = NULL, *pol_ids = NULL;
@@ -355,7 +396,6 @@ int polmaps_apply(const struct tr_pol_fds *fds, struct polmaps_state *st,
 	long cap;
 	int err = 0;
 
-	(void)cfg;
 	memset(res, 0, sizeof(*res));
 	msg[0] = '\0';
 	idtable_begin(&st->identities);
@@ -551,9 +591,46 @@ int polmaps_apply(const struct tr_pol_fds *fds, struct polmaps_state *st,
 			FAIL_MAP(err, TR_MAP_POL_DST, "cannot write map %s: %s", TR_MAP_POL_DST, strerror(-err));
 	}
 
+	/* the uplink's early deny (xdp.h), under the same epoch */
+	for (size_t i = 0; fds->xdp4_deny >= 0 && i < pc->n_policies; i++) {
+		const struct tr_authz_policy *ap = pc->policies[i].ap;
+
+		for (size_t r = 0; r < ap->n_rules; r++) {
+			if (!polmaps_xdp_deny_rule(cfg, &pc->policies[i], r))
+				continue;
+			for (size_t f = 0; f < ap->rules[r].n_from; f++) {
+				const struct tr_authz_source *src = &ap->rules[r].from[f];
+
+				for (size_t b = 0; b < src->n_ip_blocks; b++) {
+					const struct tr_cidr *c = &src->ip_blocks[b];
+					struct tr_xdp_deny v = { .policy = pol_ids[i],
+								 .rule = (__u16)r };
+
+					if (c->ip.family == AF_INET) {
+						struct tr_ip4_lpm_key k = { .prefixlen = 32u + c->prefixlen,
+									    .epoch = epoch };
+
+						memcpy(&k.addr, c->ip.bytes, 4);
+						err = put(fds->xdp4_deny, &k, &v, &w.x4);
+					} else {
+						struct tr_ip6_lpm_key k = { .prefixlen = 32u + c->prefixlen,
+									    .epoch = epoch };
+
+						memcpy(k.addr, c->ip.bytes, 16);
+						err = put(fds->xdp6_deny, &k, &v, &w.x6);
+					}
+					if (err)
+						FAIL_MAP(err, c->ip.family == AF_INET ? TR_MAP_XDP4_DENY : TR_MAP_XDP6_DENY,
+							 "cannot write the uplink's deny map: %s", strerror(-err));
+					res->xdp_deny++;
+				}
+			}
+		}
+	}
+
 	/* flip: from here on programs see the new epoch */
 	pcfg.epoch = epoch;
-	pcfg.flags = flags;
+	pcfg.flags = flags | (w.x4.n || w.x6.n ? TR_POL_F_XDP_DENY : 0);
 	if (bpf_map_update_elem(fds->cfg, &zero, &pcfg, BPF_ANY))
 		FAIL_MAP(-errno, TR_MAP_POL_CFG, "cannot write map %s: %s", TR_MAP_POL_CFG, strerror(errno));
 
@@ -571,6 +648,8 @@ int polmaps_apply(const struct tr_pol_fds *fds, struct polmaps_state *st,
 			.cg = { .keys = st->kcg, .n = st->ncg, .ksz = sizeof(*st->kcg) },
 			.pol = { .keys = st->kpol, .n = st->npol, .ksz = sizeof(*st->kpol) },
 			.dst = { .keys = st->kdst, .n = st->ndst, .ksz = sizeof(*st->kdst) },
+			.x4 = { .keys = st->kx4, .n = st->nx4, .ksz = sizeof(*st->kx4) },
+			.x6 = { .keys = st->kx6, .n = st->nx6, .ksz = sizeof(*st->kx6) },
 		};
 
 		written_delete(fds, &old);
@@ -598,6 +677,10 @@ int polmaps_apply(const struct tr_pol_fds *fds, struct polmaps_state *st,
 	st->npol = w.pol.n;
 	st->kdst = w.dst.keys;
 	st->ndst = w.dst.n;
+	st->kx4 = w.x4.keys;
+	st->nx4 = w.x4.n;
+	st->kx6 = w.x6.keys;
+	st->nx6 = w.x6.n;
 	res->epoch = epoch;
 	res->verdicts = pc->n_entries;
 	res->classes_src = pc->n_src_classes;
@@ -636,6 +719,8 @@ void polmaps_free(struct polmaps_state *st)
 	free(st->kcg);
 	free(st->kpol);
 	free(st->kdst);
+	free(st->kx4);
+	free(st->kx6);
 	memset(st, 0, sizeof(*st));
 }
 

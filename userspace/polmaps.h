@@ -21,6 +21,7 @@
 struct tr_pol_fds {
 	int cfg, ip4, ip6, cgroup, pol, pol_dst, pol_stat, id_info, wl_info, pol_info;
 	int wl_addr; /* exact address -> workload, for sockops (metrics.h) */
+	int xdp4_deny, xdp6_deny; /* the uplink's early deny; -1 = no uplink */
 };
 
 struct wl_addr_entry {
@@ -52,6 +53,10 @@ struct polmaps_state {
 	size_t npol;
 	uint32_t *kdst;
 	size_t ndst;
+	struct tr_ip4_lpm_key *kx4; /* tr_xdp4_deny / tr_xdp6_deny */
+	size_t nx4;
+	struct tr_ip6_lpm_key *kx6;
+	size_t nx6;
 	struct wl_addr_entry *wla; /* tr_wl_addr as written, sorted by key */
 	size_t n_wla;
 };
@@ -60,6 +65,7 @@ struct polmaps_result {
 	const char *failed_map; /* on failure: the map that was full or refused */
 	uint32_t epoch;
 	size_t addresses, cgroups, verdicts, classes_src, classes_dst;
+	size_t xdp_deny; /* sources dropped at the uplink */
 };
 
 /* Class id of compiled class c in epoch e (0 stays 0). */
@@ -76,6 +82,15 @@ int polmaps_apply(const struct tr_pol_fds *fds, struct polmaps_state *st,
 		  struct polmaps_result *res, char *msg, size_t len);
 
 void polmaps_free(struct polmaps_state *st);
+
+/*
+ * Is rule r of policy p an early deny for the uplink (include/trestle/xdp.h)?
+ * A DENY policy of the mesh's root namespace without a selector (so every
+ * workload's), whose rule names sources by ipBlocks only and every port:
+ * its blocks are denied whatever the destination. Others are decided where
+ * they always are (tc, socket hooks).
+ */
+bool polmaps_xdp_deny_rule(const struct tr_config *cfg, const struct pc_policy *p, size_t r);
 
 /* Which entry polmaps_verdict() found. */
 enum pol_verdict_entry { POL_V_NONE = 0, POL_V_PORT, POL_V_ALL_PORTS, POL_V_DST_DEFAULT };

@@ -12,6 +12,7 @@
 #include "common.h"
 #include "stats.h"
 #include "policy.h"
+#include "tunnel.h"
 #include "xdp_parse.h"
 
 #include <trestle/xdp.h>
@@ -202,7 +203,8 @@ static __always_inline int xlb_deny(const struct xpkt *p)
 	const struct tr_xdp_deny *v;
 	struct pol_ctx pc;
 
-	if (!pol_begin(&pc))
+	/* most meshes have none: no trie walk per packet then */
+	if (!pol_begin(&pc) || !(pc.flags & TR_POL_F_XDP_DENY))
 		return 0;
 	if (p->family == TR_AF_INET) {
 		struct tr_ip4_lpm_key k = {};
@@ -384,15 +386,29 @@ static __always_inline int xlb_authorize(const struct xflow *f, const struct tr_
 		return 0;
 	if (f->family == TR_AF_INET) {
 		dst = pol_ip4(&pc, be->addr[0]);
-		if (!dst || !dst->dst_class)
-			return 0;
-		src = pol_ip4(&pc, f->saddr[0]);
+		src = dst ? pol_ip4(&pc, f->saddr[0]) : NULL;
 	} else {
 		dst = pol_ip6(&pc, be->addr);
-		if (!dst || !dst->dst_class)
-			return 0;
-		src = pol_ip6(&pc, f->saddr);
+		src = dst ? pol_ip6(&pc, f->saddr) : NULL;
 	}
+	if (!dst)
+		return 0;
+	/*
+	 * A STRICT port takes mutual TLS only, and a client beyond the uplink
+	 * speaks plaintext: refused, as tr_tc_to_wl refuses plaintext from
+	 * outside the node (Istio's sidecar does the same to a NodePort).
+	 * Expose such a workload through a gateway that is PERMISSIVE.
+	 */
+	if (tun_strict(dst->workload, bpf_ntohs(be->port))) {
+		__builtin_memset(&d, 0, sizeof(d));
+		d.action = TR_ACT_DENY;
+		d.rule = TR_RULE_NONE;
+		d.reason = stat_reason(TR_REASON_MTLS_REQUIRED);
+		xlb_event(&pc, &d, f, be, src, dst);
+		return d.reason;
+	}
+	if (!dst->dst_class)
+		return 0;
 	if (!src)
 		pol_decide(NULL, &d); /* no whole-space entry: fail closed */
 	else
@@ -483,10 +499,14 @@ static __always_inline int xlb_decide_icmp(void *data, void *data_end, const str
 
 /*
  * Decide for a parsed packet. Returns XD_PASS, XD_FWD with dec filled, or
- * a negative reason (already counted) to drop it.
+ * a negative reason (already counted) to drop it. decap: p came
+ * encapsulated from another node, which chose a backend here; while the
+ * nodes' rings disagree (an update reaches them moments apart) this
+ * node's choice may be elsewhere: dropped, and no state recorded, so the
+ * client's retransmission is decided afresh once they agree.
  */
 static __always_inline int xlb_decide(void *data, void *data_end, const struct xpkt *p,
-				      struct xdec *dec, __u32 seed)
+				      struct xdec *dec, __u32 seed, bool decap)
 {
 	const struct tr_xdp_svc *svc;
 	const struct tr_xdp_be *be = NULL;
@@ -520,6 +540,8 @@ static __always_inline int xlb_decide(void *data, void *data_end, const struct x
 		be = bpf_map_lookup_elem(&tr_xdp_be, &id);
 		if (!be)
 			stat_inc(TR_STAT_XDP_CT_STALE); /* backend gone: choose again */
+		else if (decap && !(be->flags & TR_XDP_BE_F_LOCAL))
+			be = NULL; /* made while the rings disagreed */
 	}
 	if (!be) {
 		be = xlb_maglev(&f, svc, seed, &id);
@@ -527,6 +549,8 @@ static __always_inline int xlb_decide(void *data, void *data_end, const struct x
 			return stat_reason(TR_REASON_SLOT_MISSING);
 		fresh = true;
 	}
+	if (decap && !(be->flags & TR_XDP_BE_F_LOCAL))
+		return stat_reason(TR_REASON_DECAP_NOT_LOCAL);
 	if (be->family != f.family)
 		return stat_reason(TR_REASON_BAD_FAMILY);
 

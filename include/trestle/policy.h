@@ -29,6 +29,8 @@ struct tr_pol_cfg {
 };
 
 #define TR_POL_F_LOG_ALLOW 0x1u /* also send allowed flows to the flow log */
+#define TR_POL_F_XDP_DENY 0x2u  /* this epoch has early-deny entries (xdp.h): the
+				 * uplink looks sources up only when set */
 
 /* Address -> who. LPM key; prefixlen counts the 32 epoch bits too. */
 struct tr_ip4_lpm_key {

@@ -212,7 +212,8 @@ struct tr_xdp_frag {
  * ipBlocks DENY), dropped at the uplink before any other work. Keyed like
  * tr_ip4_info (epoch-versioned LPM, struct tr_ip4_lpm_key / tr_ip6_lpm_key
  * in policy.h) and read under tr_pol_cfg's epoch, so it switches with the
- * rest of the policy state. Applies to service traffic only: the node's own
+ * rest of the policy state; only when that epoch has entries
+ * (TR_POL_F_XDP_DENY), so that a mesh without any pays no lookup. Applies to service traffic only: the node's own
  * services (ssh, kubelet) are not the mesh's to deny.
  */
 struct tr_xdp_deny {

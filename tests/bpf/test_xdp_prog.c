@@ -702,7 +702,7 @@ static void put_deny(const char *a, int plen, uint32_t policy)
 static void fill_maps(void)
 {
 	struct tr_xdp_cfg cfg = { .hash_seed = SEED };
-	struct tr_pol_cfg pcfg = { .epoch = EPOCH };
+	struct tr_pol_cfg pcfg = { .epoch = EPOCH, .flags = TR_POL_F_XDP_DENY };
 	struct tr_pol_key allow = { .dst_class = CLS_WEB, .src_class = CLS_WORLD };
 	struct tr_pol_verdict v_allow = { .action = TR_ACT_ALLOW, .policy = 3 };
 	struct tr_pol_verdict v_deny = { .action = TR_ACT_DENY, .flags = TR_VERD_F_DEFAULT,
@@ -809,6 +809,11 @@ static void vip10_ring_to_remote(void)
 	put_ring1(10, 2); /* VIP 203.0.113.10:80 now has only node B's backend */
 }
 
+static void vip11_ring_to_local(void)
+{
+	put_ring1(2, 1); /* VIP 203.0.113.11:80: this node's rings now agree with B's */
+}
+
 static const struct ip_spec outer_b_to_a = { AF_INET, "192.0.2.2", "192.0.2.1", .df = true };
 static const struct ip_spec outer_a_to_c = { AF_INET, "192.0.2.1", "192.0.2.3", .df = true };
 static const struct ip_spec outer_a_to_d = { AF_INET, "192.0.2.1", "100.64.0.4", .df = true };
@@ -865,9 +870,9 @@ static const struct row rows[] = {
 	  XDP_REDIRECT, 0,
 	  { { AF_INET, CLIENT, "10.1.0.5", .ttl = 63, .df = true }, IPPROTO_TCP, 40000, 8080, ACK, 10, TO_POD },
 	  { TR_STAT_XDP_LOCAL }, vip10_ring_to_remote },
-	{ "a new flow takes the new ring: IPIP to node B, XDP_TX", XDP,
+	{ "a new flow takes the new ring: IPIP to node B, back out the uplink", XDP,
 	  { { AF_INET, CLIENT, "203.0.113.10", .df = true, .tos = 0x28 }, IPPROTO_TCP, 40001, 80, SYN },
-	  XDP_TX, 0,
+	  XDP_REDIRECT, 0,
 	  { { AF_INET, CLIENT, "203.0.113.10", .df = true, .tos = 0x28 }, IPPROTO_TCP, 40001, 80, SYN,
 	    .outer = &(const struct ip_spec){ AF_INET, "192.0.2.1", "192.0.2.2", .df = true, .tos = 0x28 },
 	    TO_NODEB },
@@ -906,7 +911,7 @@ static const struct row rows[] = {
 	    .outer = &outer_a_to_d, .dmac = MAC_NODED, .smac = MAC_UP2 },
 	  { TR_STAT_XDP_ENCAP } },
 	{ "too big once encapsulated: ICMP fragmentation needed, MTU 1280, from the VIP", XDP,
-	  big_df, XDP_TX, 0,
+	  big_df, XDP_REDIRECT, 0,
 	  { { AF_INET, "203.0.113.13", CLIENT }, IPPROTO_ICMP, .icmp_type = 3, .icmp_code = 4,
 	    .icmp_rest = 1280, .quote = &big_df, .quote_len = 128, .dmac = MAC_RTR, .smac = MAC_UP0 },
 	  { TR_STAT_XDP_TOO_BIG } },
@@ -915,7 +920,7 @@ static const struct row rows[] = {
 	  XDP_DROP, NONE, {}, { -TR_REASON_ENCAP_FAILED } },
 	{ "IPv4 service, backend's node IPv6-only: IPv4 in IPv6", XDP,
 	  { { AF_INET, CLIENT, "203.0.113.17", .df = true }, IPPROTO_TCP, 40007, 80, SYN },
-	  XDP_TX, 0,
+	  XDP_REDIRECT, 0,
 	  { { AF_INET, CLIENT, "203.0.113.17", .df = true }, IPPROTO_TCP, 40007, 80, SYN,
 	    .outer = &outer6_a_to_b, TO_NODEB },
 	  { TR_STAT_XDP_ENCAP } },
@@ -1009,6 +1014,12 @@ static const struct row rows[] = {
 	  { { AF_INET, "198.51.100.30", "203.0.113.11" }, IPPROTO_TCP, 42002, 80, SYN,
 	    .outer = &outer_b_to_a, .smac = MAC_NODEB },
 	  XDP_DROP, NONE, {}, { -TR_REASON_DECAP_NOT_LOCAL } },
+	{ "the same flow once the rings agree: nothing was recorded, decided afresh", XDP,
+	  { { AF_INET, "198.51.100.30", "203.0.113.11", .df = true }, IPPROTO_TCP, 42002, 80, SYN,
+	    .outer = &outer_b_to_a, .smac = MAC_NODEB },
+	  XDP_REDIRECT, 0,
+	  { { AF_INET, "198.51.100.30", "10.1.0.5", .ttl = 63, .df = true }, IPPROTO_TCP, 42002, 8080, SYN, TO_POD },
+	  { TR_STAT_XDP_DECAP, TR_STAT_XDP_LOCAL }, vip11_ring_to_local },
 
 	/* malformed: dropped and counted, never a crash */
 	{ "an Ethernet header alone (type IPv4)", XDP,
@@ -1062,7 +1073,7 @@ static const struct row rows[] = {
 	  { { AF_INET6, CLIENT6, "fd00:1::5", .ttl = 63, .dstopts = true }, IPPROTO_TCP, 40001, 8080, SYN, TO_POD } },
 	{ "IPv6 UDP, remote backend: IP6IP6 to node B", XDP,
 	  { { AF_INET6, CLIENT6, "2001:db8:100::11", .tos = 0x20 }, IPPROTO_UDP, 5000, 53, .payload = 30 },
-	  XDP_TX, 0,
+	  XDP_REDIRECT, 0,
 	  { { AF_INET6, CLIENT6, "2001:db8:100::11", .tos = 0x20 }, IPPROTO_UDP, 5000, 53, .payload = 30,
 	    .outer = &(const struct ip_spec){ AF_INET6, "2001:db8::1", "2001:db8::2", .tos = 0x20 },
 	    TO_NODEB },
@@ -1335,13 +1346,15 @@ static void check_hash(bool client_ip, int family)
 			h = tr_xdp_hash6(sw, dw, ports, IPPROTO_TCP, SEED);
 		}
 		slot = h % size;
-		want = ring[slot] == 0 ? XDP_REDIRECT : XDP_TX;
+		/* both leave by redirect: to the pod, or encapsulated back out */
+		want = ring[slot] == 0 ? 0 : 1;
 		got = run_xdp(in, len, out, &out_len);
-		assert_int_equal(got, want);
-		if (got == XDP_REDIRECT)
-			local++;
-		else
+		assert_int_equal(got, XDP_REDIRECT);
+		assert_int_equal(out_len > len, want);
+		if (out_len > len)
 			remote++;
+		else
+			local++;
 	}
 	print_message("%s%s: %d flows local, %d remote\n", family == AF_INET ? "IPv4" : "IPv6",
 		      client_ip ? " client-IP affinity" : "", local, remote);

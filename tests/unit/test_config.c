@@ -310,7 +310,7 @@ static void test_warnings(void **state)
 		"spec:\n"
 		"  type: NodePort\n"
 		"  clusterIP: 10.0.0.1\n"
-		"  externalTrafficPolicy: Local\n"
+		"  healthCheckNodePort: 31000\n"
 		"  ports: [{port: 80, nodePort: 30080}]\n"
 		"---\n"
 		"apiVersion: networking.istio.io/v1\n"
@@ -329,10 +329,8 @@ static void test_warnings(void **state)
 	(void)state;
 	assert_int_equal(load_str(yaml, &cfg, &d), 0);
 	assert_int_equal(d.n_errors, 0);
-	assert_int_equal(d.n, 5);
-	expect_diag(&d, TR_DIAG_WARNING, "bad.yaml", 5, "spec.type: type NodePort: only the cluster IP is served");
-	expect_diag(&d, TR_DIAG_WARNING, "bad.yaml", 7, "spec.externalTrafficPolicy: accepted but not enforced");
-	expect_diag(&d, TR_DIAG_WARNING, "bad.yaml", 8, "spec.ports[0].nodePort: accepted but not enforced");
+	assert_int_equal(d.n, 3);
+	expect_diag(&d, TR_DIAG_WARNING, "bad.yaml", 7, "spec.healthCheckNodePort: accepted but not enforced");
 	expect_diag(&d, TR_DIAG_WARNING, "bad.yaml", 15, "DestinationRule default/web: spec.trafficPolicy: accepted but not enforced by this version");
 	expect_diag(&d, TR_DIAG_WARNING, "bad.yaml", 19, "spec.subsets[0].trafficPolicy: accepted but not enforced");
 	assert_int_equal(cfg.n_services, 1);
@@ -675,6 +673,110 @@ static const struct bad_case bad_cases[] = {
 };
 
 /* AuthorizationPolicy: every L4 field, the defaults, the empty forms. */
+/* LoadBalancer addresses, externalIPs and node ports: read, and checked. */
+static void test_external(void **state)
+{
+	static const char yaml[] =
+		"apiVersion: v1\n"
+		"kind: Service\n"
+		"metadata: {name: web}\n"
+		"spec:\n"
+		"  type: LoadBalancer\n"
+		"  clusterIPs: [10.0.0.1, fd00::1]\n"
+		"  externalIPs: [192.0.2.1, 2001:db8::1, 192.0.2.1]\n"
+		"  externalTrafficPolicy: Cluster\n"
+		"  ports:\n"
+		"  - {name: http, port: 80, nodePort: 30080}\n"
+		"  - {name: dns, port: 53, protocol: UDP, nodePort: 30080}\n"
+		"status:\n"
+		"  loadBalancer:\n"
+		"    ingress: [{ip: 198.51.100.7}, {ip: 198.51.100.7, ipMode: VIP}]\n";
+	struct tr_config cfg;
+	struct tr_diags d;
+
+	(void)state;
+	assert_int_equal(load_str(yaml, &cfg, &d), 0);
+	if (d.n)
+		print_diags(&d);
+	assert_int_equal(d.n, 0);
+	assert_int_equal(cfg.n_services, 1);
+	assert_int_equal(cfg.services[0].type, TR_SVC_LOAD_BALANCER);
+	assert_int_equal(cfg.services[0].n_external_ips, 2);
+	ip_expect(&cfg.services[0].external_ips[0], "192.0.2.1");
+	ip_expect(&cfg.services[0].external_ips[1], "2001:db8::1");
+	assert_int_equal(cfg.services[0].n_lb_ips, 1);
+	ip_expect(&cfg.services[0].lb_ips[0], "198.51.100.7");
+	assert_int_equal(cfg.services[0].ports[0].node_port, 30080);
+	assert_int_equal(cfg.services[0].ports[1].node_port, 30080); /* TCP and UDP */
+	config_free(&cfg);
+	diags_free(&d);
+}
+
+static void test_external_bad(void **state)
+{
+	static const char yaml[] =
+		"apiVersion: v1\n"
+		"kind: Service\n"
+		"metadata: {name: a}\n"
+		"spec:\n"
+		"  clusterIP: 10.0.0.1\n"
+		"  externalIPs: [not-an-ip]\n"                           /* 6 */
+		"  externalTrafficPolicy: Local\n"                       /* 7 */
+		"  loadBalancerIP: 192.0.2.9\n"                          /* 8 */
+		"  ports:\n"
+		"  - {port: 80, nodePort: 30080}\n"                      /* 10: ClusterIP type */
+		"status: {loadBalancer: {ingress: [{ip: 192.0.2.3}]}}\n" /* 11: warning */
+		"---\n"
+		"apiVersion: v1\n"
+		"kind: Service\n"
+		"metadata: {name: b}\n"
+		"spec:\n"
+		"  type: NodePort\n"
+		"  clusterIP: 10.0.0.2\n"
+		"  externalIPs: [10.0.0.1]\n"
+		"  ports:\n"
+		"  - {name: a, port: 80, nodePort: 29999}\n"             /* 21: range */
+		"  - {name: b, port: 81, nodePort: 30080}\n"             /* 22 */
+		"---\n"
+		"apiVersion: v1\n"
+		"kind: Service\n"
+		"metadata: {name: c}\n"
+		"spec:\n"
+		"  type: NodePort\n"
+		"  clusterIP: 10.0.0.3\n"
+		"  ports:\n"
+		"  - {name: x, port: 82, nodePort: 30081}\n"             /* 31 */
+		"  - {name: y, port: 84}\n"                              /* 32: warning */
+		"---\n"
+		"apiVersion: v1\n"
+		"kind: Service\n"
+		"metadata: {name: d}\n"
+		"spec:\n"
+		"  type: NodePort\n"
+		"  clusterIP: 10.0.0.4\n"
+		"  ports:\n"
+		"  - {port: 83, nodePort: 30081}\n"                      /* 41: taken by c */
+		"status: {loadBalancer: {ingress: [{hostname: lb.example.com}]}}\n";
+	struct tr_config cfg;
+	struct tr_diags d;
+
+	(void)state;
+	assert_int_equal(load_str(yaml, &cfg, &d), -EINVAL);
+	assert_empty_config(&cfg);
+	expect_diag(&d, TR_DIAG_ERROR, "bad.yaml", 6, "spec.externalIPs[0]:");
+	expect_diag(&d, TR_DIAG_ERROR, "bad.yaml", 7, "externalTrafficPolicy Local is not supported");
+	expect_diag(&d, TR_DIAG_ERROR, "bad.yaml", 8, "spec.loadBalancerIP: deprecated");
+	expect_diag(&d, TR_DIAG_ERROR, "bad.yaml", 10, "spec.ports[0].nodePort: only a Service of type NodePort or LoadBalancer");
+	expect_diag(&d, TR_DIAG_WARNING, "bad.yaml", 11, "status.loadBalancer: not served: the Service is not of type LoadBalancer");
+	expect_diag(&d, TR_DIAG_ERROR, "bad.yaml", 21, "29999 is outside the node port range 30000-32767");
+	/* b's externalIP 10.0.0.1:80 is a's cluster IP */
+	expect_diag(&d, TR_DIAG_ERROR, "bad.yaml", 21, "10.0.0.1:80/TCP is already claimed by Service default/a");
+	expect_diag(&d, TR_DIAG_WARNING, "bad.yaml", 32, "spec.ports[1]: type NodePort without a nodePort");
+	expect_diag(&d, TR_DIAG_ERROR, "bad.yaml", 41, "node port 30081/TCP is already claimed by Service default/c at bad.yaml:31");
+	expect_diag(&d, TR_DIAG_WARNING, "bad.yaml", 42, "hostname: not served");
+	diags_free(&d);
+}
+
 static void test_authz_policy(void **state)
 {
 	static const char yaml[] =
@@ -1258,6 +1360,8 @@ int main(void)
 		cmocka_unit_test(test_valid_dir),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_warnings),
+		cmocka_unit_test(test_external),
+		cmocka_unit_test(test_external_bad),
 		cmocka_unit_test(test_authz_policy),
 		cmocka_unit_test(test_collects_all_errors),
 		cmocka_unit_test(test_error_cap),
