@@ -438,13 +438,14 @@ int loader_start(struct tr_loader *l, const char *bpffs, const char *cgroup,
 		if (err)
 			return err;
 	}
-	if (!lopts || lopts->l4_metrics || lopts->redirect != TR_REDIR_OFF) {
+	if (!lopts || lopts->l4_metrics || lopts->tunnels || lopts->redirect != TR_REDIR_OFF) {
 		err = attach_one(l, l->sockops->progs.tr_sockops);
 		if (err)
 			return err;
 	} else {
-		/* no counting asked for: no sockops program at all, since the
-		 * kernel calls it several times per connection even to return */
+		/* no counting, no tunnels, no redirection: no sockops program
+		 * at all, since the kernel calls it several times per
+		 * connection even to return */
 		char path[4096];
 		int fd;
 
@@ -455,7 +456,7 @@ int loader_start(struct tr_loader *l, const char *bpffs, const char *cgroup,
 			bpf_link_detach(fd);
 			close(fd);
 			unlink(path);
-			log_info("L4 metrics and redirection off: sockops detached");
+			log_info("L4 metrics, mTLS and redirection off: sockops detached");
 		}
 	}
 	log_info("programs ready on cgroup %s: %d attached, %d replaced in place",

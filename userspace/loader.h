@@ -71,6 +71,7 @@ struct loader_uplink {
 
 struct loader_opts {
 	bool l4_metrics; /* count connections and bytes in sockops */
+	bool tunnels;    /* mTLS on: sockops hands steered connections over */
 	unsigned int redirect;            /* TR_REDIR_* (redir.h) */
 	unsigned int redirect_bulk_bytes; /* auto rule; 0 = the default */
 	/* LOADER_TC_AUTO (0): probe; the environment variable

@@ -927,7 +927,10 @@ int main(int argc, char **argv)
 	/* not fatal: the data path matters more than its metrics (logged) */
 	metrics_start(a.opt.metrics_addr, a.opt.bpffs);
 	{
+		struct stat cst;
 		struct loader_opts lo = { .l4_metrics = !a.opt.no_l4_metrics,
+					  /* as start_mtls decides: the directory exists */
+					  .tunnels = !stat(a.opt.certs_dir, &cst) && S_ISDIR(cst.st_mode),
 					  .redirect = a.opt.redirect,
 					  .redirect_bulk_bytes = a.opt.redirect_bulk };
 

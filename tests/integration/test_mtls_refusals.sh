@@ -137,4 +137,17 @@ s1=$(t_stat n1 tunnel_steered)
 t_jq "portLevelMtls DISABLE on 8080: the client reaches b3" "$T_OUT" '.ok == 4'
 t_check "portLevelMtls DISABLE on 8080: not tunneled (steered $s0 -> $s1)" test "$s1" -eq "$s0"
 
+# counting off (--no-l4-metrics) does not take the tunnel's hand-over away:
+# sockops stays attached while mTLS is on
+pa PERMISSIVE | t_reconfig pa.yaml || true
+topo_agent_stop n1 TERM
+topo_agent n1 --certs "$(t_certs_dir n1)" --no-l4-metrics || t_abort agent-n1 "restart with --no-l4-metrics"
+s0=$(t_stat n1 tunnel_steered)
+t_client n1 client --connect "${T_V4[b3]}:8080" --tcp -n 4
+s1=$(t_stat n1 tunnel_steered)
+t_jq "--no-l4-metrics with mTLS: n1/client still reaches b3 through the tunnel" "$T_OUT" \
+	'.ok == 4 and .names.b3 == 4'
+t_check "--no-l4-metrics with mTLS: the connections were tunneled (steered $s0 -> $s1)" \
+	test "$s1" -ge "$((s0 + 4))"
+
 t_finish
