@@ -51,7 +51,9 @@ static int cmp_str(const void *a, const void *b)
 /*
  * A tc filter attached the classic way (the agent's clsact mode, kernels
  * without tcx): the agent pins its program as
- * links/tc_<ifindex>_<ingress|egress>_ns<netns inode>. Closes fd.
+ * links/tc_<ifindex>_<ingress|egress>_ns<netns inode>, and the uplink load
+ * balancer's reply translation as links/tcrnat_<ifindex>_ingress_ns<inode>.
+ * Closes fd.
  */
 static bool print_tc_filter(int fd, const char *name)
 {
@@ -59,11 +61,13 @@ static bool print_tc_filter(int fd, const char *name)
 	__u32 len = sizeof(info);
 	unsigned long long netns;
 	unsigned int ifindex;
+	const char *rest = !strncmp(name, "tcrnat_", 7) ? name + 7 :
+			   !strncmp(name, "tc_", 3) ? name + 3 : NULL;
 	char dir[8], type[16];
 	int n = 0;
 
-	if (bpf_obj_get_info_by_fd(fd, &info, &len) ||
-	    sscanf(name, "tc_%u_%7[a-z]_ns%llu%n", &ifindex, dir, &netns, &n) != 3 || name[n]) {
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || !rest ||
+	    sscanf(rest, "%u_%7[a-z]_ns%llu%n", &ifindex, dir, &netns, &n) != 3 || rest[n]) {
 		p_warn("%s is not a tc program pinned by trestled", name);
 		close(fd);
 		return false;

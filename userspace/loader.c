@@ -55,6 +55,7 @@
 #define RNAT_PIN_PREFIX "xrnat_"
 #define PASS_PIN_PREFIX "xpass_"
 #define CLSACT_PIN_PREFIX "tc_"
+#define RNAT_CLSACT_PIN_PREFIX "tcrnat_"
 
 /* Every map Trestle pins, for cleanup. */
 static const char *const pinned_maps[] = { TR_PINNED_MAPS };
@@ -519,10 +520,40 @@ static int tcx_attach(struct tr_loader *l, uint32_t ifindex, bool egress)
 
 /* -- clsact: classic tc, cls_bpf in direct-action mode -- */
 
-/* Our filter on each clsact hook: one fixed handle and priority, so a
- * restart finds and replaces exactly it and nothing else. */
+/*
+ * Our filters on the clsact hooks, each at a fixed handle and priority, so
+ * a restart finds and replaces exactly it and nothing else. cls_bpf runs
+ * the lower priority first and goes on to the next filter only when a
+ * direct-action program returns TC_ACT_UNSPEC (as tcx on TCX_NEXT): the
+ * reply translation (tr_xdp_rnat, uplink load balancer) takes priority 1 on
+ * ingress, ahead of the policy filters at 2. Agents before it had the
+ * policy filters at 1 (CLSACT_PRIO_OLD): a start puts the new filter in
+ * place at 2, then removes the old one, so packets always meet one.
+ */
 #define CLSACT_HANDLE 0x7472u /* "tr" */
-#define CLSACT_PRIO 1u
+#define CLSACT_PRIO 2u
+#define CLSACT_PRIO_OLD 1u
+#define RNAT_HANDLE 0x7278u /* "rx" */
+#define RNAT_PRIO 1u
+
+/* One kind of filter of ours: its marker pins' prefix, handle, priority,
+ * the priority older agents used for it (0: none), the program names. */
+struct clsact_kind {
+	const char *prefix;
+	uint32_t handle;
+	uint32_t prio;
+	uint32_t prio_old;
+	const char *prog_name[2]; /* ingress, egress */
+};
+
+static const struct clsact_kind clsact_policy = {
+	CLSACT_PIN_PREFIX, CLSACT_HANDLE, CLSACT_PRIO, CLSACT_PRIO_OLD,
+	{ "tr_tc_from_wl", "tr_tc_to_wl" },
+};
+static const struct clsact_kind clsact_rnat = {
+	RNAT_CLSACT_PIN_PREFIX, RNAT_HANDLE, RNAT_PRIO, 0,
+	{ "tr_xdp_rnat", "tr_xdp_rnat" },
+};
 
 /* The network namespace (nsfs inode) this thread is in; 0 if unknown. */
 static unsigned long long netns_self(void)
@@ -594,8 +625,10 @@ static void netns_leave(int back)
 /* What an RTM_GETTFILTER / RTM_GETQDISC dump found on one device. */
 struct tc_scan {
 	uint32_t ifindex;
+	uint32_t handle;  /* the filter looked for (tc_scan's arguments) */
+	uint32_t prio;
 	int filters;      /* filters on the hook */
-	uint32_t prog_id; /* of our filter (CLSACT_HANDLE, CLSACT_PRIO); 0 = none */
+	uint32_t prog_id; /* of the filter at (handle, prio); 0 = none */
 	bool clsact;      /* the device has a clsact qdisc */
 };
 
@@ -630,7 +663,7 @@ static int tc_filter_cb(const struct nlmsghdr *nlh, void *data)
 		return MNL_CB_OK; /* handle 0: the priority's header, not a filter */
 	sc->filters++;
 	mnl_attr_parse(nlh, sizeof(*t), tc_attr_cb, tb);
-	if (t->tcm_handle != CLSACT_HANDLE || TC_H_MAJ(t->tcm_info) >> 16 != CLSACT_PRIO ||
+	if (t->tcm_handle != sc->handle || TC_H_MAJ(t->tcm_info) >> 16 != sc->prio ||
 	    !tb[TCA_KIND] || strcmp(mnl_attr_get_str(tb[TCA_KIND]), "bpf") || !tb[TCA_OPTIONS])
 		return MNL_CB_OK;
 	mnl_attr_parse_nested(tb[TCA_OPTIONS], tc_bpf_attr_cb, bb);
@@ -654,12 +687,14 @@ static int tc_qdisc_cb(const struct nlmsghdr *nlh, void *data)
 }
 
 /*
- * Dump the filters of one clsact hook (egress or ingress) of a device, or
- * (qdisc) the qdiscs, into *sc. Our own netlink socket rather than
- * bpf_tc_query(): libbpf logs the kernel's "not found" as a warning, and
- * "not there" is a normal answer here. Returns 0 or -errno.
+ * Dump the filters of one clsact hook (egress or ingress) of a device, with
+ * the program of the filter at (handle, prio), or (qdisc) the qdiscs, into
+ * *sc. Our own netlink socket rather than bpf_tc_query(): libbpf logs the
+ * kernel's "not found" as a warning, and "not there" is a normal answer
+ * here. Returns 0 or -errno.
  */
-static int tc_scan(uint32_t ifindex, bool qdisc, bool egress, struct tc_scan *sc)
+static int tc_scan(uint32_t ifindex, bool qdisc, bool egress, uint32_t handle, uint32_t prio,
+		   struct tc_scan *sc)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct mnl_socket *nl;
@@ -671,6 +706,8 @@ static int tc_scan(uint32_t ifindex, bool qdisc, bool egress, struct tc_scan *sc
 
 	memset(sc, 0, sizeof(*sc));
 	sc->ifindex = ifindex;
+	sc->handle = handle;
+	sc->prio = prio;
 	nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
 	if (!nl)
 		return -errno;
@@ -712,21 +749,37 @@ out:
 	return err;
 }
 
-/* links/tc_<ifindex>_<direction>_ns<netns inode> */
-static void clsact_pin_path(const struct tr_loader *l, uint32_t ifindex, bool egress,
-			    unsigned long long netns, char *buf, size_t len)
+/* links/<prefix><ifindex>_<direction>_ns<netns inode>: tc_ for the policy
+ * filters, tcrnat_ for the reply translation */
+static void clsact_pin_path(const struct tr_loader *l, const struct clsact_kind *kind,
+			    uint32_t ifindex, bool egress, unsigned long long netns, char *buf,
+			    size_t len)
 {
-	snprintf(buf, len, "%s/%s/" CLSACT_PIN_PREFIX "%u_%s_ns%llu", l->bpffs, TR_LINK_DIR,
-		 ifindex, egress ? "egress" : "ingress", netns);
+	snprintf(buf, len, "%s/%s/%s%u_%s_ns%llu", l->bpffs, TR_LINK_DIR, kind->prefix, ifindex,
+		 egress ? "egress" : "ingress", netns);
+}
+
+/* The kind of filter a marker pin's name stands for; NULL: no marker. */
+static const struct clsact_kind *clsact_pin_kind(const char *name)
+{
+	if (!strncmp(name, CLSACT_PIN_PREFIX, strlen(CLSACT_PIN_PREFIX)))
+		return &clsact_policy;
+	if (!strncmp(name, RNAT_CLSACT_PIN_PREFIX, strlen(RNAT_CLSACT_PIN_PREFIX)))
+		return &clsact_rnat;
+	return NULL;
 }
 
 static bool clsact_pin_parse(const char *name, uint32_t *ifindex, bool *egress,
 			     unsigned long long *netns)
 {
+	const struct clsact_kind *kind = clsact_pin_kind(name);
 	char dir[8];
 	int n = 0;
 
-	if (sscanf(name, CLSACT_PIN_PREFIX "%u_%7[a-z]_ns%llu%n", ifindex, dir, netns, &n) != 3 ||
+	if (!kind)
+		return false;
+	name += strlen(kind->prefix);
+	if (sscanf(name, "%u_%7[a-z]_ns%llu%n", ifindex, dir, netns, &n) != 3 ||
 	    name[n] || (strcmp(dir, "egress") && strcmp(dir, "ingress")))
 		return false;
 	*egress = !strcmp(dir, "egress");
@@ -749,8 +802,8 @@ static uint32_t pinned_prog_id(const char *path)
 	return id;
 }
 
-/* Is program 'id' one of our tc programs (by name)? */
-static bool prog_is_ours(uint32_t id, bool egress)
+/* Is program 'id' the program of ours called 'name'? */
+static bool prog_is_ours(uint32_t id, const char *name)
 {
 	struct bpf_prog_info info = {};
 	__u32 len = sizeof(info);
@@ -761,30 +814,63 @@ static bool prog_is_ours(uint32_t id, bool egress)
 		return false;
 	if (!bpf_obj_get_info_by_fd(fd, &info, &len))
 		/* names are cut to 15 characters */
-		ours = !strncmp(info.name, egress ? "tr_tc_to_wl" : "tr_tc_from_wl",
-				sizeof(info.name) - 1);
+		ours = !strncmp(info.name, name, sizeof(info.name) - 1);
 	close(fd);
 	return ours;
 }
 
 /*
- * Attach (or replace in place) one direction of one device: the clsact
- * qdisc if missing, then our filter with BPF_TC_F_REPLACE, which the kernel
- * swaps atomically when it exists. Then pin the program as the marker.
+ * Remove the filter of this kind at priority prio from one hook of a device
+ * (in this network namespace) when it runs program 'pinned' or the program
+ * of ours by that name; what: for the log. 1 removed, 0 none of ours there
+ * (none at all, no device, no qdisc), or -errno.
  */
-static int clsact_attach(struct tr_loader *l, uint32_t ifindex, bool egress)
+static int clsact_detach_ours(uint32_t ifindex, bool egress, const struct clsact_kind *kind,
+			      uint32_t prio, uint32_t pinned, const char *what)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifindex,
 		    .attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = CLSACT_HANDLE, .priority = CLSACT_PRIO,
-		    .flags = BPF_TC_F_REPLACE);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = kind->handle, .priority = prio);
+	struct tc_scan sc;
+	int err = tc_scan(ifindex, false, egress, kind->handle, prio, &sc);
+
+	if (err || !sc.prog_id)
+		return 0;
+	if (sc.prog_id != pinned && !prog_is_ours(sc.prog_id, kind->prog_name[egress])) {
+		log_warn("%s: the filter at handle %#x priority %u runs program %u, not ours; left in place",
+			 what, kind->handle, prio, sc.prog_id);
+		return 0;
+	}
+	err = bpf_tc_detach(&hook, &opts);
+	if (err && err != -ENOENT) {
+		log_warn("cannot detach tc from ifindex %u %s (handle %#x priority %u): %s",
+			 ifindex, egress ? "egress" : "ingress", kind->handle, prio,
+			 strerror(-err));
+		return err;
+	}
+	return 1;
+}
+
+/*
+ * Attach (or replace in place) one filter of ours on one direction of one
+ * device: the clsact qdisc if missing, then the filter with
+ * BPF_TC_F_REPLACE, which the kernel swaps atomically when it exists; then
+ * an older agent's filter at the kind's old priority goes (ours runs by
+ * now). Last, the program is pinned as the marker.
+ */
+static int clsact_attach(struct tr_loader *l, const struct clsact_kind *kind, int prog_fd,
+			 uint32_t ifindex, bool egress)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifindex,
+		    .attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = kind->handle, .priority = kind->prio,
+		    .flags = BPF_TC_F_REPLACE, .prog_fd = prog_fd);
 	unsigned long long netns = netns_self();
 	char path[4096], tmp[4096 + 8];
 	struct tc_scan sc;
 	int err;
 
-	opts.prog_fd = bpf_program__fd(tc_prog(l, egress));
-	err = tc_scan(ifindex, true, egress, &sc);
+	err = tc_scan(ifindex, true, egress, 0, 0, &sc);
 	if (err) {
 		log_error("cannot list the qdiscs of ifindex %u: %s", ifindex, strerror(-err));
 		return err;
@@ -799,13 +885,20 @@ static int clsact_attach(struct tr_loader *l, uint32_t ifindex, bool egress)
 	}
 	err = bpf_tc_attach(&hook, &opts);
 	if (err) {
-		log_error("cannot attach tc (cls_bpf) to ifindex %u %s: %s", ifindex,
-			  egress ? "egress" : "ingress", strerror(-err));
+		log_error("cannot attach %s (cls_bpf) to ifindex %u %s: %s",
+			  kind->prog_name[egress], ifindex, egress ? "egress" : "ingress",
+			  strerror(-err));
 		return err;
 	}
+	clsact_pin_path(l, kind, ifindex, egress, netns, path, sizeof(path));
+	if (kind->prio_old &&
+	    clsact_detach_ours(ifindex, egress, kind, kind->prio_old, pinned_prog_id(path),
+			       path + strlen(l->bpffs) + strlen(TR_LINK_DIR) + 2) > 0)
+		log_info("ifindex %u %s: %s moved from priority %u to %u", ifindex,
+			 egress ? "egress" : "ingress", kind->prog_name[egress], kind->prio_old,
+			 kind->prio);
 	/* the marker: a new pin renamed over the old one, never a moment
 	 * without (cleanup relies on it) */
-	clsact_pin_path(l, ifindex, egress, netns, path, sizeof(path));
 	snprintf(tmp, sizeof(tmp), "%s_new", path); /* bpffs forbids '.' in names */
 	unlink(tmp);
 	if (bpf_obj_pin(opts.prog_fd, tmp) || rename(tmp, path)) {
@@ -818,20 +911,22 @@ static int clsact_attach(struct tr_loader *l, uint32_t ifindex, bool egress)
 }
 
 /*
- * Remove the filter a marker stands for, in the network namespace it was
- * attached in, then the marker. Only our filter (our handle and priority,
- * running the pinned program or one of ours by name) is removed; the clsact
- * qdisc goes too once neither of its hooks holds a filter. A namespace or
- * device that is gone took the filter with it.
+ * Remove the filter a marker (tc_* or tcrnat_*) stands for, in the network
+ * namespace it was attached in, then the marker. Only our filter (the
+ * kind's handle and priority, or the priority older agents used for it,
+ * running the pinned program or ours by name) is removed; the clsact qdisc
+ * goes too once neither of its hooks holds a filter. A namespace or device
+ * that is gone took the filter with it.
  */
 static int clsact_remove(const char *dir, const char *name)
 {
+	const struct clsact_kind *kind = clsact_pin_kind(name);
 	unsigned long long netns;
 	uint32_t ifindex, pinned;
 	struct tc_scan sc, other;
 	char path[4096 + 256];
+	int back = -1, removed = 0, err = 0;
 	bool egress;
-	int back = -1, err;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	if (!clsact_pin_parse(name, &ifindex, &egress, &netns)) {
@@ -842,33 +937,25 @@ static int clsact_remove(const char *dir, const char *name)
 	if (err) {
 		log_debug("%s: network namespace %llu is gone, and its filters with it",
 			  name, netns);
+		err = 0;
 		goto out;
 	}
 	pinned = pinned_prog_id(path);
-	err = tc_scan(ifindex, false, egress, &sc);
-	if (err || !sc.prog_id) {
-		err = 0; /* no device, no qdisc, or no filter of ours there */
-		goto leave;
-	}
-	if (sc.prog_id == pinned || prog_is_ours(sc.prog_id, egress)) {
-		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifindex,
-			    .attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
-		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = CLSACT_HANDLE,
-			    .priority = CLSACT_PRIO);
+	for (int i = 0; i < 2; i++) {
+		uint32_t prio = i ? kind->prio_old : kind->prio;
+		int r;
 
-		err = bpf_tc_detach(&hook, &opts);
-		if (err && err != -ENOENT) {
-			log_warn("cannot detach tc from ifindex %u %s: %s", ifindex,
-				 egress ? "egress" : "ingress", strerror(-err));
+		if (!prio)
+			continue;
+		r = clsact_detach_ours(ifindex, egress, kind, prio, pinned, name);
+		if (r < 0) {
+			err = r;
 			goto leave;
 		}
-		sc.filters--;
-	} else {
-		log_warn("%s: the filter at handle %#x priority %u runs program %u, not ours; left in place",
-			 name, CLSACT_HANDLE, CLSACT_PRIO, sc.prog_id);
+		removed += r;
 	}
-	err = 0;
-	if (!sc.filters && !tc_scan(ifindex, false, !egress, &other) && !other.filters) {
+	if (removed && !tc_scan(ifindex, false, egress, 0, 0, &sc) && !sc.filters &&
+	    !tc_scan(ifindex, false, !egress, 0, 0, &other) && !other.filters) {
 		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifindex,
 			    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
 
@@ -894,9 +981,11 @@ static int tc_attach_dev(struct tr_loader *l, uint32_t ifindex)
 	int err;
 
 	if (l->tc_mode == LOADER_TC_CLSACT) {
-		err = clsact_attach(l, ifindex, true);
+		err = clsact_attach(l, &clsact_policy, bpf_program__fd(tc_prog(l, true)), ifindex,
+				    true);
 		if (!err)
-			err = clsact_attach(l, ifindex, false);
+			err = clsact_attach(l, &clsact_policy, bpf_program__fd(tc_prog(l, false)),
+					    ifindex, false);
 		return err;
 	}
 	err = tcx_attach(l, ifindex, true);
@@ -1153,6 +1242,10 @@ void loader_xdp_prune(struct tr_loader *l, const uint32_t *keep, size_t n)
 			/* no uplink at all: no reply translation either */
 			if (sscanf(de->d_name + strlen(RNAT_PIN_PREFIX), "%u", &ifindex) != 1)
 				continue;
+		} else if (!keep && clsact_pin_kind(de->d_name) == &clsact_rnat) {
+			clsact_remove(dirpath, de->d_name);
+			log_info("%s removed (no uplink)", de->d_name);
+			continue;
 		} else {
 			continue;
 		}
@@ -1169,9 +1262,43 @@ void loader_xdp_prune(struct tr_loader *l, const uint32_t *keep, size_t n)
 		closedir(dir);
 }
 
+/* tr_xdp_rnat on one device's ingress, first: a tcx link (pinned
+ * links/xrnat_<ifindex>) or a cls_bpf filter ahead of the policy filter
+ * (marker links/tcrnat_<ifindex>_ingress_ns<inode>). */
+static int rnat_attach(struct tr_loader *l, uint32_t ifindex)
+{
+	int prog_fd = bpf_program__fd(l->xdp->progs.tr_xdp_rnat), err;
+	char path[4096];
+
+	if (l->tc_mode == LOADER_TC_CLSACT)
+		return clsact_attach(l, &clsact_rnat, prog_fd, ifindex, false);
+	link_pin_path(l, RNAT_PIN_PREFIX, ifindex, path, sizeof(path));
+	err = link_take_over(path, prog_fd);
+	if (err)
+		err = link_create_pin(prog_fd, ifindex, BPF_TCX_INGRESS, BPF_F_BEFORE, path);
+	if (err)
+		log_error("cannot attach tr_xdp_rnat to ifindex %u: %s", ifindex, strerror(-err));
+	return err;
+}
+
+static bool rnat_attached(const struct tr_loader *l, uint32_t ifindex)
+{
+	char path[4096];
+
+	if (!listed(l->rnat_ifindexes, l->n_rnat, ifindex))
+		return false;
+	if (l->tc_mode == LOADER_TC_CLSACT)
+		clsact_pin_path(l, &clsact_rnat, ifindex, false, netns_self(), path, sizeof(path));
+	else
+		link_pin_path(l, RNAT_PIN_PREFIX, ifindex, path, sizeof(path));
+	return !access(path, F_OK);
+}
+
 int loader_xdp_rnat_sync(struct tr_loader *l, const uint32_t *ifindexes, size_t n)
 {
-	int prog_fd, first_err = 0;
+	unsigned long long here = netns_self();
+	bool clsact = l->tc_mode == LOADER_TC_CLSACT;
+	int first_err = 0;
 	char dirpath[4096];
 	struct dirent *de;
 	uint32_t *have;
@@ -1180,51 +1307,49 @@ int loader_xdp_rnat_sync(struct tr_loader *l, const uint32_t *ifindexes, size_t 
 
 	if (!l->xdp)
 		return 0;
-	if (l->tc_mode != LOADER_TC_TCX) {
-		static bool said;
-
-		if (n && !said)
-			log_warn("replies of local backends to uplink clients are not translated: tr_xdp_rnat must run before the tc programs, which needs tcx (Linux 6.6); this node's local backends answer from their own address");
-		said = true;
-		return n ? -EOPNOTSUPP : 0;
-	}
-	prog_fd = bpf_program__fd(l->xdp->progs.tr_xdp_rnat);
 	have = calloc(n + 1, sizeof(*have));
 	if (!have)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		char path[4096];
 		int err;
 
 		if (listed(have, n_have, ifindexes[i]))
 			continue;
-		link_pin_path(l, RNAT_PIN_PREFIX, ifindexes[i], path, sizeof(path));
-		if (listed(l->rnat_ifindexes, l->n_rnat, ifindexes[i]) && !access(path, F_OK)) {
+		if (rnat_attached(l, ifindexes[i])) {
 			have[n_have++] = ifindexes[i];
 			continue;
 		}
-		err = link_take_over(path, prog_fd);
-		if (err)
-			err = link_create_pin(prog_fd, ifindexes[i], BPF_TCX_INGRESS, BPF_F_BEFORE,
-					      path);
+		err = rnat_attach(l, ifindexes[i]);
 		if (err) {
-			log_error("cannot attach tr_xdp_rnat to ifindex %u: %s", ifindexes[i],
-				  strerror(-err));
 			first_err = first_err ? first_err : err;
 			continue;
 		}
+		log_info("reply translation (tr_xdp_rnat) on ifindex %u, ahead of the tc programs (%s)",
+			 ifindexes[i], clsact ? "cls_bpf priority 1" : "tcx, first");
 		have[n_have++] = ifindexes[i];
 	}
+	/* devices no longer listed, and what a previous agent attached the
+	 * other way (the new way is in place by now) */
 	snprintf(dirpath, sizeof(dirpath), "%s/%s", l->bpffs, TR_LINK_DIR);
 	dir = opendir(dirpath);
 	while (dir && (de = readdir(dir))) {
 		char path[4096 + 256];
+		unsigned long long netns;
 		unsigned int ifindex;
+		bool egress;
 		int fd;
 
+		if (clsact_pin_kind(de->d_name) == &clsact_rnat) {
+			if (clsact && clsact_pin_parse(de->d_name, &ifindex, &egress, &netns) &&
+			    netns == here && listed(have, n_have, ifindex))
+				continue;
+			clsact_remove(dirpath, de->d_name);
+			log_info("reply translation removed (%s)", de->d_name);
+			continue;
+		}
 		if (strncmp(de->d_name, RNAT_PIN_PREFIX, strlen(RNAT_PIN_PREFIX)) ||
 		    sscanf(de->d_name + strlen(RNAT_PIN_PREFIX), "%u", &ifindex) != 1 ||
-		    listed(have, n_have, ifindex))
+		    (!clsact && listed(have, n_have, ifindex)))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dirpath, de->d_name);
 		fd = bpf_obj_get(path);
@@ -1233,6 +1358,7 @@ int loader_xdp_rnat_sync(struct tr_loader *l, const uint32_t *ifindexes, size_t 
 			close(fd);
 		}
 		unlink(path);
+		log_info("reply translation removed (%s)", de->d_name);
 	}
 	if (dir)
 		closedir(dir);
@@ -1281,7 +1407,7 @@ int loader_cleanup(const char *bpffs, const char *cgroup)
 
 			if (de->d_name[0] == '.')
 				continue;
-			if (!strncmp(de->d_name, CLSACT_PIN_PREFIX, strlen(CLSACT_PIN_PREFIX))) {
+			if (clsact_pin_kind(de->d_name)) {
 				/* a tc filter (clsact mode), in its own netns */
 				if (clsact_remove(path, de->d_name))
 					err = -EIO;

@@ -28,11 +28,14 @@ struct tr_xdp;
  *           as links/tcx_<ifindex>_<direction>; a restart swaps the program
  *           inside the link.
  *   clsact  kernels without tcx: a clsact qdisc and a cls_bpf filter in
- *           direct-action mode at a fixed handle and priority; a restart
- *           replaces the filter's program in place (BPF_TC_F_REPLACE). The
- *           attached program is pinned as links/tc_<ifindex>_<direction>_ns<inode>
- *           (the device's network namespace), so status shows it and
- *           cleanup finds it.
+ *           direct-action mode at a fixed handle (0x7472) and priority (2;
+ *           agents before the uplink load balancer used 1, and a start
+ *           moves such a filter); a restart replaces the filter's program
+ *           in place (BPF_TC_F_REPLACE). The attached program is pinned as
+ *           links/tc_<ifindex>_<direction>_ns<inode> (the device's network
+ *           namespace), so status shows it and cleanup finds it. The reply
+ *           translation (tr_xdp_rnat) is a filter of its own at handle
+ *           0x7278, priority 1, marked links/tcrnat_<ifindex>_ingress_ns<inode>.
  * LOADER_TC_AUTO probes once at start: tcx where the kernel has it.
  */
 enum loader_tc_mode { LOADER_TC_AUTO, LOADER_TC_TCX, LOADER_TC_CLSACT };
@@ -128,8 +131,10 @@ void loader_xdp_prune(struct tr_loader *l, const uint32_t *keep, size_t n);
 
 /*
  * tr_xdp_rnat on the ingress of exactly these devices (local backends'
- * host-side devices), before the tc programs (tcx: first in the chain).
- * Returns 0 or the first -errno; -EOPNOTSUPP in clsact mode (logged once).
+ * host-side devices), before the tc programs (tcx: first in the chain;
+ * clsact: a cls_bpf filter at priority 1, ahead of the policy filter at 2).
+ * Takes over what a previous agent attached, either way, and removes it
+ * from devices no longer listed. Returns 0 or the first -errno (logged).
  */
 int loader_xdp_rnat_sync(struct tr_loader *l, const uint32_t *ifindexes, size_t n);
 

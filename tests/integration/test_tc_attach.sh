@@ -4,8 +4,11 @@
 # in direct-action mode), which the agent uses on kernels without tcx
 # (before Linux 6.6); TRESTLE_TC_MODE=clsact forces it on newer ones, so
 # this test runs the same everywhere. One filter per hook at the agent's
-# handle (0x7472) and priority 1, shown by trestle status; an agent restart
+# handle (0x7472) and priority 2 (1 is the uplink load balancer's reply
+# translation, test_xdp_lb), shown by trestle status; an agent restart
 # replaces the programs in place while UDP keeps flowing (no request lost);
+# so does a start over the filters an older agent left at priority 1,
+# which it moves to 2;
 # a workload that leaves the configuration loses its filters and its clsact
 # qdisc; trestled --cleanup, run from outside the node's network namespace,
 # removes every filter and qdisc. Where the kernel has tcx, an agent
@@ -53,12 +56,12 @@ check_filters() {
 	local when=$1 wl in eg
 	for wl in b1 b2; do
 		in=$(filters "$wl" ingress) eg=$(filters "$wl" egress)
-		[[ $in =~ ^0x7472\ 1\ true\ tr_tc_from_wl\ [0-9]+$ ]] &&
-			t_ok "$when: $wl ingress: one filter, handle 0x7472, priority 1, direct action, tr_tc_from_wl" ||
-			t_fail "$when: $wl ingress: one filter, handle 0x7472, priority 1, direct action, tr_tc_from_wl" "got: $in"
-		[[ $eg =~ ^0x7472\ 1\ true\ tr_tc_to_wl\ [0-9]+$ ]] &&
-			t_ok "$when: $wl egress: one filter, handle 0x7472, priority 1, direct action, tr_tc_to_wl" ||
-			t_fail "$when: $wl egress: one filter, handle 0x7472, priority 1, direct action, tr_tc_to_wl" "got: $eg"
+		[[ $in =~ ^0x7472\ 2\ true\ tr_tc_from_wl\ [0-9]+$ ]] &&
+			t_ok "$when: $wl ingress: one filter, handle 0x7472, priority 2, direct action, tr_tc_from_wl" ||
+			t_fail "$when: $wl ingress: one filter, handle 0x7472, priority 2, direct action, tr_tc_from_wl" "got: $in"
+		[[ $eg =~ ^0x7472\ 2\ true\ tr_tc_to_wl\ [0-9]+$ ]] &&
+			t_ok "$when: $wl egress: one filter, handle 0x7472, priority 2, direct action, tr_tc_to_wl" ||
+			t_fail "$when: $wl egress: one filter, handle 0x7472, priority 2, direct action, tr_tc_to_wl" "got: $eg"
 	done
 }
 check_filters "start"
@@ -75,32 +78,66 @@ got=$(jq -c '[.programs[] | select(.attach_type | startswith("tc")) | {attach_ty
 t_eq "status: one tc_ingress and one tc_egress program per workload device, with the filters' program ids" "$got" "$want"
 t_jq "status: tc programs have no link id" "$st" '[.programs[] | select(.attach_type | startswith("tc_")) | .link_id] | all(. == null)'
 
+# restart_under_traffic WHEN SIGNAL [PREP]: UDP to b1 through its filters
+# while the agent is stopped with SIGNAL (PREP runs while it is down) and
+# started again; no request may be lost.
+restart_under_traffic() {
+	local when=$1 sig=$2 prep=${3:-} stop="$TOPO_DIR/udp.stop" out="$TOPO_DIR/udp.jsonl" loop sum
+	rm -f "$stop"
+	(
+		while [[ ! -e $stop ]]; do
+			(topo_run n1 client "$TR_CLIENT" --json --connect "${T_V4[b1]}:5353" --udp -n 50 --timeout 2000)
+			echo
+		done > "$out" 2>&1
+	) &
+	loop=$!
+	sleep 0.5
+	topo_agent_stop n1 "$sig"
+	[[ -n $prep ]] && $prep
+	tc_lines=$(tc_count)
+	if topo_agent n1 && tc_took_over 2; then t_ok "$when: agent ready, devices taken over"
+	else t_fail "$when: agent ready, devices taken over" "see log"; fi
+	sleep 0.5
+	touch "$stop"
+	wait "$loop"
+	sum=$(jq -s '{ok: (map(.ok) | add), errors: (map(.errors // {} | to_entries[] .value) | add // 0), batches: length}' "$out" 2>&1)
+	t_info "UDP during the $when: $sum"
+	t_jq "$when: every UDP request through the filters answered (none lost)" "$sum" '.ok > 0 and .errors == 0 and .ok == .batches * 50'
+}
+
 # --- restart under traffic: kill -9, start again; nothing lost ---------------
 before=$(prog_ids b1)
-stop="$TOPO_DIR/udp.stop" out="$TOPO_DIR/udp.jsonl"
-(
-	while [[ ! -e $stop ]]; do
-		(topo_run n1 client "$TR_CLIENT" --json --connect "${T_V4[b1]}:5353" --udp -n 50 --timeout 2000)
-		echo
-	done > "$out" 2>&1
-) &
-loop=$!
-sleep 0.5
-topo_agent_stop n1 KILL
-tc_lines=$(tc_count)
-if topo_agent n1 && tc_took_over 2; then t_ok "restart after kill -9: agent ready, devices taken over"
-else t_fail "restart after kill -9: agent ready, devices taken over" "see log"; fi
-sleep 0.5
-touch "$stop"
-wait "$loop"
-sum=$(jq -s '{ok: (map(.ok) | add), errors: (map(.errors // {} | to_entries[] .value) | add // 0), batches: length}' "$out" 2>&1)
-t_info "UDP during the restart: $sum"
-t_jq "restart: every UDP request through the filters answered (none lost)" "$sum" '.ok > 0 and .errors == 0 and .ok == .batches * 50'
+restart_under_traffic "restart after kill -9" KILL
 check_filters "after restart"
 after=$(prog_ids b1)
 [[ $before != "$after" && $after =~ ^[0-9]+\ [0-9]+$ ]] &&
 	t_ok "restart: b1's filters run the new agent's programs ($before -> $after), replaced in place" ||
 	t_fail "restart: b1's filters run the new agent's programs, replaced in place" "$before -> $after"
+
+# --- upgrade: an older agent had its filters at priority 1 ---------------------
+# as it left them: the same programs (the marker pins) at handle 0x7472,
+# priority 1, and nothing at 2
+old_layout() {
+	local wl dir marker
+	for wl in b1 b2; do
+		for dir in ingress egress; do
+			marker=("$(topo_pin n1)/links/tc_$(ifindex "$wl")_${dir}_ns"*)
+			# not tc -n: it remounts /sys, and the pin with it
+			nsenter --net="/run/netns/$ns" tc filter add dev "w-$wl" "$dir" pref 1 handle 0x7472 bpf \
+				object-pinned "${marker[0]}" da &&
+				tc -n "$ns" filter del dev "w-$wl" "$dir" pref 2 handle 0x7472 bpf ||
+				t_fail "upgrade: the older agent's layout on $wl $dir" "tc failed"
+		done
+	done
+	[[ $(filters b1 ingress) =~ ^0x7472\ 1\ true\ tr_tc_from_wl ]] &&
+		t_ok "upgrade: b1's ingress filter put at priority 1, as an older agent had it" ||
+		t_fail "upgrade: b1's ingress filter put at priority 1" "$(filters b1 ingress)"
+}
+moved0=$(grep -c 'moved from priority 1 to 2' "$(topo_agent_log n1)")
+restart_under_traffic "start over an older agent's filters" TERM old_layout
+check_filters "after the upgrade"
+moved=$(($(grep -c 'moved from priority 1 to 2' "$(topo_agent_log n1)") - moved0))
+t_eq "upgrade: the agent logged moving each of the 4 filters" "$moved" 4
 
 # --- a workload leaves: its filters and its qdisc go -------------------------
 t_web "b1" | t_reconfig web.yaml || t_info "reconfiguration not applied everywhere"

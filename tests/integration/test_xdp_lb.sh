@@ -9,6 +9,11 @@
 # connected to. Then: flows held open while b1 leaves the endpoints keep
 # their backend and new flows avoid b1; a source denied mesh-wide by
 # ipBlocks is dropped at XDP and counted; status shows each uplink's mode.
+# n1's restart switches its tc attach mode (tcx <-> clsact, whichever it
+# did not start with): local backends' replies are translated either way
+# (clsact: tr_xdp_rnat as a cls_bpf filter at priority 1, ahead of the
+# policy filter at 2, which still sees everything else: a spoofed source
+# is dropped), and held flows survive the switch.
 source "$(dirname "$0")/lib.sh"
 
 LB4=10.250.100.10 LB6=fd00:250:100::10
@@ -114,6 +119,8 @@ if (( on_b1 > 0 )); then t_ok "some held flows were on b1"
 else t_fail "some held flows were on b1" "none: the case was not exercised"; fi
 
 # --- an agent restart keeps the uplink's flows (pinned links and tables) ---
+# and switches the tc attach mode
+if [[ ${TRESTLE_TC_MODE:-auto} == clsact ]]; then mode2=tcx; else mode2=clsact; fi
 holds=()
 for i in 1 2 3 4 5 6; do
 	ip netns exec "$OUT" "$TR_CLIENT" --json --connect "$LB4:80" --tcp --hold 5 --interval 100 \
@@ -122,13 +129,47 @@ for i in 1 2 3 4 5 6; do
 done
 sleep 1
 topo_agent_stop n1
-topo_agent n1 --uplink up0 --uplink up1 --uplink fab0 || t_abort agent-n1-restart "agent on n1 did not restart"
+TRESTLE_TC_MODE=$mode2 topo_agent n1 --uplink up0 --uplink up1 --uplink fab0 ||
+	t_abort agent-n1-restart "agent on n1 did not restart"
+t_log_has n1 "tc attach mode: $mode2" && t_ok "n1 restarted in tc attach mode $mode2" ||
+	t_fail "n1 restarted in tc attach mode $mode2" "$(grep 'tc attach mode' "$(topo_agent_log n1)" | tail -n 1)"
 wait "${holds[@]}"
-t_jq "flows held across an agent restart kept working" "$(cat "$TOPO_DIR"/rhold.*.json | jq -s -c '.')" \
-	'length == 6 and all(.[]; .ok == true and .pings > 35)'
-o_client "$OUT" --connect "$LB4:80" --tcp -n 60 --timeout 3000
-t_jq "new flows after the restart: b2 and b3" "$T_OUT" '.ok == 60 and (.names | keys) == ["b2","b3"]'
+t_jq "flows held across an agent restart (tc mode switched to $mode2) kept working" \
+	"$(cat "$TOPO_DIR"/rhold.*.json | jq -s -c '.')" 'length == 6 and all(.[]; .ok == true and .pings > 35)'
 t_check "the restarted agent took over the pinned XDP links" grep -q "adopting pinned state" "$(topo_agent_log n1)"
+for spec in "tcp4|$LB4:80|--tcp" "tcp6|[$LB6]:80|--tcp" "udp4|$LB4:53|--udp" "udp6|[$LB6]:53|--udp"; do
+	IFS='|' read -r c target proto <<<"$spec"
+	o_client "$OUT" --connect "$target" "$proto" -n 60 --timeout 3000
+	t_jq "$mode2: new $c flows: b2 (local, replies translated) and b3, $target as the peer" "$T_OUT" \
+		'.ok == 60 and .peer_mismatch == 0 and (.names | keys) == ["b2","b3"]'
+done
+# rnat_filters: "handle pref prog-name" of the filters on b2's host-side
+# device's ingress, sorted; "-" when none
+n1ns=$(topo_ns n1)
+rnat_filters() {
+	tc -n "$n1ns" -j filter show dev w-b2 ingress 2>/dev/null |
+		jq -r '[.[] | select(.options.handle) | "\(.options.handle) \(.pref) \(.options.prog.name)"] |
+			sort | if length == 0 then "-" else join(", ") end'
+}
+if [[ $mode2 == clsact ]]; then
+	t_eq "clsact: b2's ingress: tr_xdp_rnat at priority 1 (handle 0x7278), then the policy filter at 2" \
+		"$(rnat_filters)" "0x7278 1 tr_xdp_rnat, 0x7472 2 tr_tc_from_wl"
+	t_jq "clsact: status lists b2's reply translation filter" "$(topo_trestle n1 -j status 2>&1)" \
+		"any(.programs[]; (.name | startswith(\"tcrnat_\")) and .attach_type == \"tc_ingress\")"
+else
+	t_eq "tcx: no cls_bpf filters left on b2's ingress" "$(rnat_filters)" "-"
+	t_check "tcx: the reply translation is a tcx link again" \
+		test -e "$(topo_pin n1)/links/xrnat_$(ip -n "$n1ns" -j link show dev w-b2 | jq '.[0].ifindex')"
+fi
+# what tr_xdp_rnat does not translate goes on to the policy filter: a
+# spoofed source from the local backend b2 is dropped there and counted
+F4=10.99.0.7
+topo_workload_addr n1 b2 $F4 || t_abort setup "foreign address on b2"
+s0=$(t_stat n1 spoofed_source)
+t_expect "$mode2: from b2 with a foreign source $F4: dropped" n1 b2 tcp "${T_V4[b3]}" 8080 ETIMEDOUT 2 --bind $F4
+s1=$(t_stat n1 spoofed_source)
+if ((s1 > s0)); then t_ok "$mode2: the policy filter after tr_xdp_rnat counted it as spoofed ($s0 -> $s1)"
+else t_fail "$mode2: the policy filter after tr_xdp_rnat counted it as spoofed" "spoofed_source $s0 -> $s1"; fi
 
 # --- early deny ---
 before=$(topo_trestle n1 -j stats 2>/dev/null | jq '.xdp_deny_source // 0')
@@ -182,6 +223,10 @@ if ip -n "$(topo_ns n2)" link show fab0 | grep -q 'prog/xdp' ||
 	ip -n "$TOPO_PREFIX-fab" link show n2 | grep -q 'prog/xdp'; then
 	t_fail "n2 restarted without --uplink: XDP gone from fab0 and its peer" "$(ip -n "$(topo_ns n2)" link show fab0 | tr '\n' ' ')"
 else t_ok "n2 restarted without --uplink: XDP gone from fab0 and its peer"; fi
+left=$(ls "$(topo_pin n2)/links" | grep 'rnat_' | tr '\n' ' ')
+t_eq "n2 restarted without --uplink: no reply translation left (pins)" "$left" ""
+t_eq "n2 restarted without --uplink: no tr_xdp_rnat on b3's device" \
+	"$(tc -n "$(topo_ns n2)" -j filter show dev w-b3 ingress 2>/dev/null | jq -r '[.[] | select(.options.prog.name == "tr_xdp_rnat")] | length')" 0
 
 # --- the XDP program outlives the agent; --cleanup removes it ---
 topo_agent_stop n1
@@ -191,5 +236,7 @@ else t_fail "XDP stays on up0 after the agent exits"; fi
 if ip -n "$(topo_ns n1)" link show | grep -q 'prog/xdp'; then
 	t_fail "--cleanup detaches XDP from n1's uplinks" "$(ip -n "$(topo_ns n1)" link show | grep -B2 prog/xdp | tr '\n' ' ')"
 else t_ok "--cleanup detaches XDP from n1's uplinks"; fi
+t_eq "--cleanup: no tc filters and no clsact qdisc left on b2's device" \
+	"$(rnat_filters) $(tc -n "$n1ns" -j qdisc show dev w-b2 | jq -r '[.[] | select(.kind == "clsact")] | length')" "- 0"
 
 t_finish
