@@ -12,7 +12,12 @@
  * tr_xdp_rnat (tc, ingress of a local backend's host-side device): a reply
  * of a balanced flow gets the service address and port back as its source.
  * It returns TC_ACT_OK for what it translated and TC_ACT_UNSPEC (next
- * program) for everything else, so it goes before the anti-spoofing check.
+ * program) for everything else, so it goes before the anti-spoofing check:
+ * first in the tcx chain, or (kernels without tcx) a cls_bpf filter in
+ * direct-action mode at a lower priority than the policy filter. Both treat
+ * the two values alike: TC_ACT_OK ends classification (the translated
+ * reply, whose source is now the service's, skips the policy program),
+ * TC_ACT_UNSPEC goes on to the next program or filter.
  *
  * tr_xdp_pass (XDP): XDP_PASS, for the workload side of a veth when GRO
  * cannot be turned on there (frames redirected into a veth are lost unless

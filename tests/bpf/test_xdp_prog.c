@@ -49,8 +49,12 @@
 #include "pins.h"
 #include "xdp.skel.h"
 
+/* tr_xdp_rnat's verdicts, the same under tcx and cls_bpf direct action:
+ * TC_ACT_OK (translated) ends the chain, TC_ACT_UNSPEC runs the next
+ * program (TCX_NEXT; cls_bpf goes on to the next filter on it). */
 #define TC_ACT_UNSPEC -1
 #define TC_ACT_OK 0
+_Static_assert(TC_ACT_UNSPEC == -1 && TC_ACT_OK == 0, "tcx and cls_bpf verdict values");
 #define SEED 7
 #define EPOCH 7
 #define CLS_WEB 0x100   /* dst class of the local backends */
@@ -1286,6 +1290,13 @@ static void test_damage(void **state)
 			} else {
 				got = try_tc(in, len, if_wl0, out, &out_len);
 				assert_true(got == TC_ACT_OK || got == TC_ACT_UNSPEC || got == INT_MIN);
+				/* TC_ACT_UNSPEC hands the packet to the next program (tcx:
+				 * TCX_NEXT; cls_bpf direct action: the next filter, the
+				 * policy one): it must get the frame as it came */
+				if (got == TC_ACT_UNSPEC) {
+					assert_int_equal(out_len, len);
+					assert_memory_equal(out, in, len);
+				}
 			}
 			if (variant >= full)
 				in[at] = saved;
