@@ -91,17 +91,31 @@ t_jq "n2 counted decapsulations and reply translations" \
 	"$(topo_trestle n2 -j stats 2>/dev/null)" '.xdp_decap > 0 and .xdp_revnat > 0 and .xdp_local > 0'
 
 # --- a backend leaves while flows are open ---
-holds=()
-for i in $(seq 1 16); do
-	ip netns exec "$OUT" "$TR_CLIENT" --json --connect "$LB4:80" --tcp --hold 6 --interval 100 \
-		--ready "$TOPO_DIR/hold.$i" >"$TOPO_DIR/hold.$i.json" 2>&1 &
-	holds+=($!)
+holds=() n_held=0
+# hold_flows N: N more flows from outside, held open; waits until each has
+# its backend's greeting (the name goes to $TOPO_DIR/hold.I)
+hold_flows() {
+	local i first=$((n_held + 1))
+	for ((i = first; i < first + $1; i++)); do
+		ip netns exec "$OUT" "$TR_CLIENT" --json --connect "$LB4:80" --tcp --hold 12 --interval 100 \
+			--ready "$TOPO_DIR/hold.$i" >"$TOPO_DIR/hold.$i.json" 2>&1 &
+		holds+=($!)
+	done
+	n_held=$((first + $1 - 1))
+	for ((i = first; i <= n_held; i++)); do
+		for _ in $(seq 1 50); do [[ -s $TOPO_DIR/hold.$i ]] && break; sleep 0.1; done
+	done
+}
+# Maglev spreads them over b1, b2, b3; a few more rounds make sure that
+# some are on b1 (16 flows miss one of three backends now and then)
+hold_flows 16
+for _ in 1 2; do
+	on_b1=$(cat "$TOPO_DIR"/hold.[0-9] "$TOPO_DIR"/hold.[0-9][0-9] 2>/dev/null | grep -c '^b1$')
+	((on_b1 > 0)) && break
+	hold_flows 8
 done
-for i in $(seq 1 16); do
-	for _ in $(seq 1 50); do [[ -s $TOPO_DIR/hold.$i ]] && break; sleep 0.1; done
-done
-on_b1=$(cat "$TOPO_DIR"/hold.[0-9]* 2>/dev/null | grep -c '^b1$')
-t_info "$on_b1 of 16 held flows are on b1"
+on_b1=$(cat "$TOPO_DIR"/hold.[0-9] "$TOPO_DIR"/hold.[0-9][0-9] 2>/dev/null | grep -c '^b1$')
+t_info "$on_b1 of $n_held held flows are on b1"
 # b1 leaves the endpoints; its Pod stays (a Pod finishing its connections)
 m1=$(t_log_mark n1) m2=$(t_log_mark n2)
 { lb_web "b2 b3"; y_pod b1 n1 "${T_V4[b1]} ${T_V6[b1]}" "app=web version=v1"; } | t_reconfig web.yaml || t_fail "b1 removed" "an agent did not apply it"
@@ -113,10 +127,11 @@ t_jq "new flows after b1 left: b2 and b3 only" "$T_OUT" \
 	'.ok == 150 and (.names | keys) == ["b2","b3"]'
 wait "${holds[@]}"
 held=$(cat "$TOPO_DIR"/hold.[0-9]*.json | jq -s -c '.')
-t_jq "all 16 held flows kept working on their backend, b1's too ($on_b1)" "$held" \
-	'length == 16 and all(.[]; .ok == true and .pings > 40)'
-if (( on_b1 > 0 )); then t_ok "some held flows were on b1"
-else t_fail "some held flows were on b1" "none: the case was not exercised"; fi
+t_jq "all $n_held held flows kept working on their backend, b1's too ($on_b1)" "$held" \
+	"length == $n_held and all(.[]; .ok == true and .pings > 60)"
+t_jq "some held flows were on b1 (the case was exercised)" "$held" \
+	'map(select(.name == "b1")) | length > 0'
+
 
 # --- an agent restart keeps the uplink's flows (pinned links and tables) ---
 # and switches the tc attach mode
