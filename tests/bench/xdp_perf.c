@@ -17,6 +17,15 @@
  *         pass_one   tr_xdp_pass, K calls of repeat 1: the program plus the
  *                    timer's own cost in a call of one repetition
  *         est        tr_xdp_lb, K calls: a TCP ACK of an established flow
+ *         est_rep    tr_xdp_lb, K/10 calls of repeat 250: the same ACK,
+ *                    with repeat: each backend address:port is also a
+ *                    service (a loop fill_loop() sets up) whose
+ *                    established flow leads back to the VIP, so every
+ *                    repetition is an established-flow packet doing the
+ *                    whole of that path (service, connection table,
+ *                    backend, rewrite with checksums, redirect) on the
+ *                    rewritten packet of the one before (250: each
+ *                    repetition forwards, so takes one off the TTL)
  *         new        tr_xdp_lb, K calls: K TCP SYNs of K new flows
  *       Ratios est/pass_one and new/pass_one are paired within a round;
  *       "net" figures subtract the single-call overhead (pass_one -
@@ -373,8 +382,9 @@ static void cleanup(void)
 		rmdir(pin_dir);
 }
 
-enum { C_PASS_REP, C_PASS_ONE, C_EST, C_NEW, N_CASES };
-static const char *const case_names[N_CASES] = { "pass_rep", "pass_one", "est", "new" };
+enum { C_PASS_REP, C_PASS_ONE, C_EST, C_NEW, C_EST_REP, N_CASES };
+static const char *const case_names[N_CASES] = { "pass_rep", "pass_one", "est", "new",
+						 "est_rep" };
 
 static void json_stat(const char *name, double *v, size_t n, bool last)
 {
@@ -382,6 +392,64 @@ static void json_stat(const char *name, double *v, size_t n, bool last)
 
 	printf("    \"%s\": {\"median\": %.2f, \"p25\": %.2f, \"p75\": %.2f}%s\n", name, med, p25,
 	       p75, last ? "" : ",");
+}
+
+/*
+ * For est_rep: make each backend address:8080 a service of its own whose
+ * one backend is the VIP:80 (local), and give the client's flow to each
+ * an established entry, so that a rewritten packet is again an
+ * established-flow packet (to the VIP, then to the backend, ...).
+ */
+static void fill_loop(uint32_t client, uint16_t sport)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_INNER_MAP);
+	uint32_t back_id = 3, ring = 2, slot = 0;
+	struct tr_xdp_svc svc = { .svc_id = 2, .ring = 2, .ring_size = 1 };
+	struct tr_xdp_be be = { .port = htons(80), .family = TR_AF_INET,
+				.flags = TR_XDP_BE_F_LOCAL, .ifindex = 1,
+				.mac = { 2, 0, 0, 0, 0, 0x10 }, .dev_mac = { 2, 0, 0, 0, 1, 0x10 } };
+	int fd;
+
+	inet_pton(AF_INET, VIP, &be.addr[0]);
+	put(skel->maps.tr_xdp_be, &back_id, &be);
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "tr_xdp_r2", 4, 4, 1, &o);
+	if (fd < 0 || bpf_map_update_elem(fd, &slot, &back_id, BPF_ANY))
+		fail("loop ring");
+	put(skel->maps.tr_xdp_ring, &ring, &fd);
+	close(fd);
+	for (uint32_t id = 1; id <= 2; id++) {
+		struct tr_lb4_key k = { .addr = htonl(0x0af40100u + id), .port = htons(8080),
+					.proto = TR_PROTO_TCP };
+		struct tr_xdp4_flow f = { .saddr = htonl(client), .daddr = k.addr,
+					  .sport = htons(sport), .dport = htons(8080),
+					  .proto = IPPROTO_TCP };
+		struct tr_xdp_ct ct = { .backend_id = back_id, .svc_id = 2 };
+
+		put(skel->maps.tr_xdp4_vip, &k, &svc);
+		put(skel->maps.tr_xdp4_ct, &f, &ct);
+	}
+}
+
+/*
+ * est_rep: median over K/10 calls of EST_LOOP_REPEAT repetitions of the
+ * established flow's ACK around the loop (fill_loop). Forwarding takes one
+ * off the TTL each time, so a call starts at TTL 255 and stays above 1.
+ */
+#define EST_LOOP_REPEAT 250
+static double est_loop(int prog, double *one, unsigned int flows, uint32_t saddr)
+{
+	unsigned int calls = flows / 10 ? flows / 10 : 1;
+	uint8_t pkt[64];
+	size_t len = build(pkt, saddr, 40000, 0x10);
+	uint16_t c;
+
+	pkt[14 + 8] = 255;
+	pkt[14 + 10] = pkt[14 + 11] = 0;
+	c = htons(csum16(pkt + 14, 20, 0));
+	memcpy(pkt + 14 + 10, &c, 2);
+	for (unsigned int i = 0; i < calls; i++)
+		one[i] = run(prog, pkt, len, EST_LOOP_REPEAT, XDP_REDIRECT);
+	return quant(one, calls, 0.5);
 }
 
 /* Median over K single calls of prog on packets from build(saddr, 1024+f). */
@@ -401,7 +469,7 @@ static double singles(int prog, double *one, unsigned int flows, uint32_t saddr,
 static int do_prog(unsigned int rounds, unsigned int repeat, unsigned int flows)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo);
-	double *v[N_CASES], *r_est, *r_new, *net_est, *net_new;
+	double *v[N_CASES], *r_est, *r_new, *r_est_rep, *net_est, *net_new;
 	double *one = calloc(flows, sizeof(*one));
 	uint8_t pkt[64];
 	size_t len;
@@ -424,14 +492,16 @@ static int do_prog(unsigned int rounds, unsigned int repeat, unsigned int flows)
 		v[c] = calloc(rounds, sizeof(double));
 	r_est = calloc(rounds, sizeof(double));
 	r_new = calloc(rounds, sizeof(double));
+	r_est_rep = calloc(rounds, sizeof(double));
 	net_est = calloc(rounds, sizeof(double));
 	net_new = calloc(rounds, sizeof(double));
-	if (!one || !r_est || !r_new || !net_est || !net_new)
+	if (!one || !r_est || !r_new || !r_est_rep || !net_est || !net_new)
 		fail("calloc");
 
 	/* the established flow: its first packet makes the entry */
 	len = build(pkt, base + 1, 40000, 0x02);
 	run(lb, pkt, len, 1, XDP_REDIRECT);
+	fill_loop(base + 1, 40000);
 	for (unsigned int r = 0; r < rounds; r++) {
 		for (int i = 0; i < N_CASES; i++) {
 			int c = (int)((i + r) % N_CASES);
@@ -447,6 +517,9 @@ static int do_prog(unsigned int rounds, unsigned int repeat, unsigned int flows)
 			case C_EST:
 				v[c][r] = singles(lb, one, flows, base + 1, false, 0x10, XDP_REDIRECT);
 				break;
+			case C_EST_REP:
+				v[c][r] = est_loop(lb, one, flows, base + 1);
+				break;
 			case C_NEW:
 				/* a source address per round: every SYN is a new flow */
 				v[c][r] = singles(lb, one, flows, base + 16 + r, true, 0x02,
@@ -456,6 +529,7 @@ static int do_prog(unsigned int rounds, unsigned int repeat, unsigned int flows)
 		}
 		r_est[r] = v[C_EST][r] / v[C_PASS_ONE][r];
 		r_new[r] = v[C_NEW][r] / v[C_PASS_ONE][r];
+		r_est_rep[r] = v[C_EST_REP][r] / v[C_PASS_REP][r];
 		net_est[r] = v[C_EST][r] - v[C_PASS_ONE][r] + v[C_PASS_REP][r];
 		net_new[r] = v[C_NEW][r] - v[C_PASS_ONE][r] + v[C_PASS_REP][r];
 	}
@@ -466,7 +540,8 @@ static int do_prog(unsigned int rounds, unsigned int repeat, unsigned int flows)
 		json_stat(case_names[c], v[c], rounds, c == N_CASES - 1);
 	printf("  },\n  \"ratio\": {\n");
 	json_stat("est_vs_pass", r_est, rounds, false);
-	json_stat("new_vs_pass", r_new, rounds, true);
+	json_stat("new_vs_pass", r_new, rounds, false);
+	json_stat("est_rep_vs_pass_rep", r_est_rep, rounds, true);
 	printf("  },\n  \"net_ns\": {\n");
 	json_stat("est", net_est, rounds, false);
 	json_stat("new", net_new, rounds, true);
@@ -475,6 +550,7 @@ static int do_prog(unsigned int rounds, unsigned int repeat, unsigned int flows)
 		free(v[c]);
 	free(r_est);
 	free(r_new);
+	free(r_est_rep);
 	free(net_est);
 	free(net_new);
 	free(one);
