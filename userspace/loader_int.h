@@ -6,6 +6,7 @@
  *   loader_clsact.c  clsact mode: cls_bpf filters, their marker pins,
  *                    netlink dumps, network namespaces
  *   loader_xdp.c     the uplink load balancer and its reply translation
+ *   loader_sync.c    one kind of program on exactly a list of devices
  */
 #ifndef TRESTLE_LOADER_INT_H
 #define TRESTLE_LOADER_INT_H
@@ -95,5 +96,35 @@ int clsact_attach(struct tr_loader *l, const struct clsact_kind *kind, int prog_
 /* Remove the filter the marker dir/name stands for, in its network
  * namespace, then the marker. 0 or -errno. */
 int clsact_remove(const char *dir, const char *name);
+
+/* ---- loader_sync.c ---- */
+
+/* Detach the link pinned at path (if it is one) and remove the pin. */
+void link_pin_remove(const char *path);
+
+/*
+ * A kind of program loader_sync_devs() keeps on a list of devices. Two
+ * shapes of pin under links/ stand for it: tcx links named
+ * <link_prefix><ifindex>..., and clsact markers of the clsact kind.
+ */
+struct dev_sync {
+	const char *link_prefix;          /* tcx mode's pinned links */
+	const char *link_what;            /* "<link_what> removed from ifindex N" */
+	const struct clsact_kind *clsact; /* clsact mode's marker pins */
+	const char *clsact_what;          /* "<clsact_what> removed (<pin>)" */
+	/* already attached to ifindex by this agent (nothing to do) */
+	bool (*in_place)(const struct tr_loader *l, uint32_t ifindex);
+	/* attach to ifindex in l->tc_mode; 0 or -errno; logs either way */
+	int (*attach)(struct tr_loader *l, uint32_t ifindex);
+};
+
+/*
+ * Make kind run on exactly ifindexes[n]: attach where not in place, then
+ * remove its pins for devices not listed and those of the mode not in
+ * use. *cur / *n_cur (the devices it was on) become the devices it is on
+ * now. Returns 0 or the first -errno of an attach.
+ */
+int loader_sync_devs(struct tr_loader *l, const struct dev_sync *kind,
+		     const uint32_t *ifindexes, size_t n, uint32_t **cur, size_t *n_cur);
 
 #endif /* TRESTLE_LOADER_INT_H */

@@ -8,7 +8,6 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,6 +124,7 @@ static int tcx_attach(struct tr_loader *l, uint32_t ifindex, bool egress)
 	return 0;
 }
 
+/* Both directions of one device; logs success too. */
 static int tc_attach_dev(struct tr_loader *l, uint32_t ifindex)
 {
 	int err;
@@ -135,86 +135,33 @@ static int tc_attach_dev(struct tr_loader *l, uint32_t ifindex)
 		if (!err)
 			err = clsact_attach(l, &clsact_policy, bpf_program__fd(tc_prog(l, false)),
 					    ifindex, false);
-		return err;
+	} else {
+		err = tcx_attach(l, ifindex, true);
+		if (!err)
+			err = tcx_attach(l, ifindex, false);
 	}
-	err = tcx_attach(l, ifindex, true);
 	if (!err)
-		err = tcx_attach(l, ifindex, false);
+		log_info("tc programs on ifindex %u (%s)", ifindex, loader_tc_mode_name(l->tc_mode));
 	return err;
 }
 
+static bool tc_in_place(const struct tr_loader *l, uint32_t ifindex)
+{
+	return listed(l->tc_ifindexes, l->n_tc, ifindex);
+}
+
+/* The policy programs: detached from devices that no longer host a local
+ * workload, and from wherever a previous agent attached them the other way. */
+static const struct dev_sync tc_policy_sync = {
+	.link_prefix = TCX_PIN_PREFIX,
+	.link_what = "tc program",
+	.clsact = &clsact_policy,
+	.clsact_what = "tc filter",
+	.in_place = tc_in_place,
+	.attach = tc_attach_dev,
+};
+
 int loader_tc_sync(struct tr_loader *l, const uint32_t *ifindexes, size_t n)
 {
-	unsigned long long here = netns_self();
-	char dirpath[4096];
-	struct dirent *de;
-	uint32_t *have;
-	size_t n_have = 0;
-	int first_err = 0;
-	DIR *dir;
-
-	have = calloc(n + 1, sizeof(*have));
-	if (!have)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		int err;
-
-		if (listed(have, n_have, ifindexes[i]))
-			continue;
-		if (listed(l->tc_ifindexes, l->n_tc, ifindexes[i])) {
-			have[n_have++] = ifindexes[i];
-			continue;
-		}
-		err = tc_attach_dev(l, ifindexes[i]);
-		if (err) {
-			first_err = first_err ? first_err : err;
-			continue;
-		}
-		log_info("tc programs on ifindex %u (%s)", ifindexes[i],
-			 loader_tc_mode_name(l->tc_mode));
-		have[n_have++] = ifindexes[i];
-	}
-
-	/*
-	 * Detach from devices that no longer host a local workload, and
-	 * whatever a previous agent attached the other way (the new way is
-	 * in place by now, so nothing runs a moment unchecked).
-	 */
-	snprintf(dirpath, sizeof(dirpath), "%s/%s", l->bpffs, TR_LINK_DIR);
-	dir = opendir(dirpath);
-	while (dir && (de = readdir(dir))) {
-		char path[4096 + 256];
-		unsigned long long netns;
-		unsigned int ifindex;
-		bool egress;
-		int fd;
-
-		if (!strncmp(de->d_name, CLSACT_PIN_PREFIX, strlen(CLSACT_PIN_PREFIX))) {
-			if (clsact_pin_parse(de->d_name, &ifindex, &egress, &netns) &&
-			    l->tc_mode == LOADER_TC_CLSACT && netns == here &&
-			    listed(have, n_have, ifindex))
-				continue;
-			clsact_remove(dirpath, de->d_name);
-			log_info("tc filter removed (%s)", de->d_name);
-			continue;
-		}
-		if (strncmp(de->d_name, TCX_PIN_PREFIX, strlen(TCX_PIN_PREFIX)) ||
-		    sscanf(de->d_name + strlen(TCX_PIN_PREFIX), "%u_", &ifindex) != 1 ||
-		    (l->tc_mode == LOADER_TC_TCX && listed(have, n_have, ifindex)))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dirpath, de->d_name);
-		fd = bpf_obj_get(path);
-		if (fd >= 0) {
-			bpf_link_detach(fd);
-			close(fd);
-		}
-		unlink(path);
-		log_info("tc program removed from ifindex %u (%s)", ifindex, de->d_name);
-	}
-	if (dir)
-		closedir(dir);
-	free(l->tc_ifindexes);
-	l->tc_ifindexes = have;
-	l->n_tc = n_have;
-	return first_err;
+	return loader_sync_devs(l, &tc_policy_sync, ifindexes, n, &l->tc_ifindexes, &l->n_tc);
 }

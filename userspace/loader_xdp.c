@@ -16,7 +16,6 @@
 #include <net/if.h>
 #include <sched.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -183,8 +182,6 @@ void loader_xdp_prune(struct tr_loader *l, const uint32_t *keep, size_t n)
 	snprintf(dirpath, sizeof(dirpath), "%s/%s", l->bpffs, TR_LINK_DIR);
 	dir = opendir(dirpath);
 	while (dir && (de = readdir(dir))) {
-		int fd;
-
 		if (!strncmp(de->d_name, XDP_PIN_PREFIX, strlen(XDP_PIN_PREFIX))) {
 			if (sscanf(de->d_name + strlen(XDP_PIN_PREFIX), "%u", &ifindex) != 1 ||
 			    listed(keep, n, ifindex))
@@ -205,12 +202,7 @@ void loader_xdp_prune(struct tr_loader *l, const uint32_t *keep, size_t n)
 			continue;
 		}
 		snprintf(path, sizeof(path), "%s/%s", dirpath, de->d_name);
-		fd = bpf_obj_get(path);
-		if (fd >= 0) {
-			bpf_link_detach(fd);
-			close(fd);
-		}
-		unlink(path);
+		link_pin_remove(path);
 		log_info("%s removed (ifindex %u is no longer an uplink)", de->d_name, ifindex);
 	}
 	if (dir)
@@ -219,23 +211,33 @@ void loader_xdp_prune(struct tr_loader *l, const uint32_t *keep, size_t n)
 
 /* tr_xdp_rnat on one device's ingress, first: a tcx link (pinned
  * links/xrnat_<ifindex>) or a cls_bpf filter ahead of the policy filter
- * (marker links/tcrnat_<ifindex>_ingress_ns<inode>). */
+ * (marker links/tcrnat_<ifindex>_ingress_ns<inode>). Logs success too. */
 static int rnat_attach(struct tr_loader *l, uint32_t ifindex)
 {
 	int prog_fd = bpf_program__fd(l->xdp->progs.tr_xdp_rnat), err;
+	bool clsact = l->tc_mode == LOADER_TC_CLSACT;
 	char path[4096];
 
-	if (l->tc_mode == LOADER_TC_CLSACT)
-		return clsact_attach(l, &clsact_rnat, prog_fd, ifindex, false);
-	link_pin_path(l, RNAT_PIN_PREFIX, ifindex, path, sizeof(path));
-	err = link_take_over(path, prog_fd);
-	if (err)
-		err = link_create_pin(prog_fd, ifindex, BPF_TCX_INGRESS, BPF_F_BEFORE, path);
-	if (err)
-		log_error("cannot attach tr_xdp_rnat to ifindex %u: %s", ifindex, strerror(-err));
+	if (clsact) {
+		err = clsact_attach(l, &clsact_rnat, prog_fd, ifindex, false);
+	} else {
+		link_pin_path(l, RNAT_PIN_PREFIX, ifindex, path, sizeof(path));
+		err = link_take_over(path, prog_fd);
+		if (err)
+			err = link_create_pin(prog_fd, ifindex, BPF_TCX_INGRESS, BPF_F_BEFORE,
+					      path);
+		if (err)
+			log_error("cannot attach tr_xdp_rnat to ifindex %u: %s", ifindex,
+				  strerror(-err));
+	}
+	if (!err)
+		log_info("reply translation (tr_xdp_rnat) on ifindex %u, ahead of the tc programs (%s)",
+			 ifindex, clsact ? "cls_bpf priority 1" : "tcx, first");
 	return err;
 }
 
+/* Listed, and its pin still there (loader_xdp_prune() without uplinks
+ * removes it behind the list's back). */
 static bool rnat_attached(const struct tr_loader *l, uint32_t ifindex)
 {
 	char path[4096];
@@ -249,76 +251,18 @@ static bool rnat_attached(const struct tr_loader *l, uint32_t ifindex)
 	return !access(path, F_OK);
 }
 
+static const struct dev_sync rnat_sync = {
+	.link_prefix = RNAT_PIN_PREFIX,
+	.link_what = "reply translation",
+	.clsact = &clsact_rnat,
+	.clsact_what = "reply translation",
+	.in_place = rnat_attached,
+	.attach = rnat_attach,
+};
+
 int loader_xdp_rnat_sync(struct tr_loader *l, const uint32_t *ifindexes, size_t n)
 {
-	unsigned long long here = netns_self();
-	bool clsact = l->tc_mode == LOADER_TC_CLSACT;
-	int first_err = 0;
-	char dirpath[4096];
-	struct dirent *de;
-	uint32_t *have;
-	size_t n_have = 0;
-	DIR *dir;
-
 	if (!l->xdp)
 		return 0;
-	have = calloc(n + 1, sizeof(*have));
-	if (!have)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		int err;
-
-		if (listed(have, n_have, ifindexes[i]))
-			continue;
-		if (rnat_attached(l, ifindexes[i])) {
-			have[n_have++] = ifindexes[i];
-			continue;
-		}
-		err = rnat_attach(l, ifindexes[i]);
-		if (err) {
-			first_err = first_err ? first_err : err;
-			continue;
-		}
-		log_info("reply translation (tr_xdp_rnat) on ifindex %u, ahead of the tc programs (%s)",
-			 ifindexes[i], clsact ? "cls_bpf priority 1" : "tcx, first");
-		have[n_have++] = ifindexes[i];
-	}
-	/* devices no longer listed, and what a previous agent attached the
-	 * other way (the new way is in place by now) */
-	snprintf(dirpath, sizeof(dirpath), "%s/%s", l->bpffs, TR_LINK_DIR);
-	dir = opendir(dirpath);
-	while (dir && (de = readdir(dir))) {
-		char path[4096 + 256];
-		unsigned long long netns;
-		unsigned int ifindex;
-		bool egress;
-		int fd;
-
-		if (clsact_pin_kind(de->d_name) == &clsact_rnat) {
-			if (clsact && clsact_pin_parse(de->d_name, &ifindex, &egress, &netns) &&
-			    netns == here && listed(have, n_have, ifindex))
-				continue;
-			clsact_remove(dirpath, de->d_name);
-			log_info("reply translation removed (%s)", de->d_name);
-			continue;
-		}
-		if (strncmp(de->d_name, RNAT_PIN_PREFIX, strlen(RNAT_PIN_PREFIX)) ||
-		    sscanf(de->d_name + strlen(RNAT_PIN_PREFIX), "%u", &ifindex) != 1 ||
-		    (!clsact && listed(have, n_have, ifindex)))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dirpath, de->d_name);
-		fd = bpf_obj_get(path);
-		if (fd >= 0) {
-			bpf_link_detach(fd);
-			close(fd);
-		}
-		unlink(path);
-		log_info("reply translation removed (%s)", de->d_name);
-	}
-	if (dir)
-		closedir(dir);
-	free(l->rnat_ifindexes);
-	l->rnat_ifindexes = have;
-	l->n_rnat = n_have;
-	return first_err;
+	return loader_sync_devs(l, &rnat_sync, ifindexes, n, &l->rnat_ifindexes, &l->n_rnat);
 }
