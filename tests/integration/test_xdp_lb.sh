@@ -155,8 +155,14 @@ t_check "the restarted agent took over the pinned XDP links" grep -q "adopting p
 for spec in "tcp4|$LB4:80|--tcp" "tcp6|[$LB6]:80|--tcp" "udp4|$LB4:53|--udp" "udp6|[$LB6]:53|--udp"; do
 	IFS='|' read -r c target proto <<<"$spec"
 	o_client "$OUT" --connect "$target" "$proto" -n 60 --timeout 3000
+	# A UDP socket's random source port may be one an earlier datagram
+	# used: that is the same flow to the connection table (nothing marks
+	# a UDP flow's start), and if it was b1's it stays on b1, which drains
+	# while its Pod exists. (TCP connects take the next ports in turn.)
+	want='(.names | keys) == ["b2","b3"]'
+	[[ $proto == --udp ]] && want='.names.b2 > 0 and .names.b3 > 0 and ((.names | keys) - ["b1","b2","b3"]) == []'
 	t_jq "$mode2: new $c flows: b2 (local, replies translated) and b3, $target as the peer" "$T_OUT" \
-		'.ok == 60 and .peer_mismatch == 0 and (.names | keys) == ["b2","b3"]'
+		".ok == 60 and .peer_mismatch == 0 and $want"
 done
 # rnat_filters: "handle pref prog-name" of the filters on b2's host-side
 # device's ingress, sorted; "-" when none
