@@ -75,6 +75,34 @@ bool netdev_drain(struct netdev *n)
 	return changed;
 }
 
+/* A request of type on n->query: its header is put in buf (of
+ * MNL_SOCKET_BUFFER_SIZE bytes) for the caller to add to. */
+static struct nlmsghdr *request(struct netdev *n, char *buf, uint16_t type)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	nlh->nlmsg_seq = ++n->seq;
+	return nlh;
+}
+
+/* Send it and run cb on the answer. 0 or -errno. */
+static int exchange(struct netdev *n, char *buf, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
+{
+	unsigned int seq = nlh->nlmsg_seq, portid = mnl_socket_get_portid(n->query);
+	ssize_t len;
+
+	if (mnl_socket_sendto(n->query, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	len = mnl_socket_recvfrom(n->query, buf, MNL_SOCKET_BUFFER_SIZE);
+	if (len < 0)
+		return -errno;
+	if (mnl_cb_run(buf, (size_t)len, seq, portid, cb, data) < 0)
+		return errno ? -errno : -EIO;
+	return 0;
+}
+
 struct oif_ctx {
 	uint32_t oif;
 	bool gateway; /* the route goes through a router: not a workload's device */
@@ -109,26 +137,16 @@ int netdev_route_oif(struct netdev *n, const struct tr_ip *ip, uint32_t *ifindex
 	struct nlmsghdr *nlh;
 	struct rtmsg *rtm;
 	struct oif_ctx c = {};
-	unsigned int seq = ++n->seq, portid = mnl_socket_get_portid(n->query);
-	ssize_t len;
 	int ret;
 
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = RTM_GETROUTE;
-	nlh->nlmsg_flags = NLM_F_REQUEST;
-	nlh->nlmsg_seq = seq;
+	nlh = request(n, buf, RTM_GETROUTE);
 	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
 	rtm->rtm_family = (unsigned char)ip->family;
 	rtm->rtm_dst_len = ip->family == AF_INET ? 32 : 128;
 	mnl_attr_put(nlh, RTA_DST, ip->family == AF_INET ? 4 : 16, ip->bytes);
-	if (mnl_socket_sendto(n->query, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	len = mnl_socket_recvfrom(n->query, buf, sizeof(buf));
-	if (len < 0)
-		return -errno;
-	ret = mnl_cb_run(buf, (size_t)len, seq, portid, route_cb, &c);
-	if (ret < 0)
-		return errno ? -errno : -EIO;
+	ret = exchange(n, buf, nlh, route_cb, &c);
+	if (ret)
+		return ret;
 	if (!c.oif || c.gateway)
 		return -ENETUNREACH;
 	*ifindex = c.oif;
@@ -169,23 +187,15 @@ int netdev_link_kind(struct netdev *n, uint32_t ifindex, char *kind, size_t len)
 	struct nlmsghdr *nlh;
 	struct ifinfomsg *ifm;
 	struct kind_ctx c = {};
-	unsigned int seq = ++n->seq, portid = mnl_socket_get_portid(n->query);
-	ssize_t rlen;
+	int ret;
 
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = RTM_GETLINK;
-	nlh->nlmsg_flags = NLM_F_REQUEST;
-	nlh->nlmsg_seq = seq;
+	nlh = request(n, buf, RTM_GETLINK);
 	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
 	ifm->ifi_family = AF_UNSPEC;
 	ifm->ifi_index = (int)ifindex;
-	if (mnl_socket_sendto(n->query, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	rlen = mnl_socket_recvfrom(n->query, buf, sizeof(buf));
-	if (rlen < 0)
-		return -errno;
-	if (mnl_cb_run(buf, (size_t)rlen, seq, portid, link_cb, &c) < 0)
-		return errno ? -errno : -EIO;
+	ret = exchange(n, buf, nlh, link_cb, &c);
+	if (ret)
+		return ret;
 	snprintf(kind, len, "%s", c.kind);
 	return 0;
 }
@@ -251,28 +261,16 @@ int netdev_link_get(struct netdev *n, uint32_t ifindex, int nsid, struct netdev_
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh;
 	struct ifinfomsg *ifm;
-	unsigned int seq = ++n->seq, portid = mnl_socket_get_portid(n->query);
-	ssize_t rlen;
 
 	memset(out, 0, sizeof(*out));
 	out->link_nsid = -1;
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = RTM_GETLINK;
-	nlh->nlmsg_flags = NLM_F_REQUEST;
-	nlh->nlmsg_seq = seq;
+	nlh = request(n, buf, RTM_GETLINK);
 	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
 	ifm->ifi_family = AF_UNSPEC;
 	ifm->ifi_index = (int)ifindex;
 	if (nsid >= 0)
 		mnl_attr_put_u32(nlh, IFLA_TARGET_NETNSID, (uint32_t)nsid);
-	if (mnl_socket_sendto(n->query, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	rlen = mnl_socket_recvfrom(n->query, buf, sizeof(buf));
-	if (rlen < 0)
-		return -errno;
-	if (mnl_cb_run(buf, (size_t)rlen, seq, portid, link_full_cb, out) < 0)
-		return errno ? -errno : -EIO;
-	return 0;
+	return exchange(n, buf, nlh, link_full_cb, out);
 }
 
 struct nsid_ctx {
@@ -300,20 +298,12 @@ static int nsid_of_fd(struct netdev *n, int fd)
 	struct nlmsghdr *nlh;
 	struct rtgenmsg *g;
 	struct nsid_ctx c = { -1 };
-	unsigned int seq = ++n->seq, portid = mnl_socket_get_portid(n->query);
-	ssize_t rlen;
 
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = RTM_GETNSID;
-	nlh->nlmsg_flags = NLM_F_REQUEST;
-	nlh->nlmsg_seq = seq;
+	nlh = request(n, buf, RTM_GETNSID);
 	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
 	g->rtgen_family = AF_UNSPEC;
 	mnl_attr_put_u32(nlh, NETNSA_FD, (uint32_t)fd);
-	if (mnl_socket_sendto(n->query, nlh, nlh->nlmsg_len) < 0)
-		return -1;
-	rlen = mnl_socket_recvfrom(n->query, buf, sizeof(buf));
-	if (rlen < 0 || mnl_cb_run(buf, (size_t)rlen, seq, portid, nsid_cb, &c) < 0)
+	if (exchange(n, buf, nlh, nsid_cb, &c))
 		return -1;
 	return c.nsid;
 }
