@@ -330,8 +330,12 @@ static __always_inline struct tr_redir_sock *redir_enter(struct bpf_sock_ops *ct
 	st = bpf_map_lookup_elem(&tr_redir_st, &key);
 	if (!st)
 		return NULL;
-	/* its TCP_CLOSE removes the state */
-	bpf_sock_ops_cb_flags_set(ctx, ctx->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
+	/* its TCP_CLOSE removes the state; RETRANS_CB marks the socket as
+	 * redirected (as RTO_CB marks a counted one active), so that closing
+	 * sockets that never were pay no lookup. Its callback is rare here:
+	 * redirected data does not go through TCP. */
+	bpf_sock_ops_cb_flags_set(ctx, ctx->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG |
+				       BPF_SOCK_OPS_RETRANS_CB_FLAG);
 	if (!active)
 		stat_inc(TR_STAT_REDIR_CONN); /* both ends are in: one connection */
 	return st;
@@ -436,7 +440,9 @@ static __always_inline void on_state(struct bpf_sock_ops *ctx)
 	 * changes, and each reaches TCP_CLOSE once: counted exactly once */
 	if (ctx->args[1] != TCP_CLOSE)
 		return;
-	redir_leave(ctx, &redirected, &counted, &rsent, &rrcvd);
+	redirected = false;
+	if (ctx->bpf_sock_ops_cb_flags & BPF_SOCK_OPS_RETRANS_CB_FLAG)
+		redir_leave(ctx, &redirected, &counted, &rsent, &rrcvd);
 	if (redirected && !counted)
 		return;
 	active = ctx->bpf_sock_ops_cb_flags & BPF_SOCK_OPS_RTO_CB_FLAG;
