@@ -24,6 +24,7 @@
 #include <trestle/maps.h>
 
 #include "loader_int.h"
+#include "netns.h"
 #include "log.h"
 
 /*
@@ -59,6 +60,16 @@ unsigned long long netns_self(void)
 	return stat("/proc/thread-self/ns/net", &st) ? 0 : (unsigned long long)st.st_ino;
 }
 
+static int open_if_ino(const char *path, void *ctx)
+{
+	const unsigned long long *ino = ctx;
+	struct stat st;
+
+	if (stat(path, &st) || (unsigned long long)st.st_ino != *ino)
+		return -1;
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
 /*
  * Move this thread into the network namespace with nsfs inode 'ino', found
  * through /run/netns or a process living in it. *back gets an fd to return
@@ -67,33 +78,12 @@ unsigned long long netns_self(void)
  */
 static int netns_enter(unsigned long long ino, int *back)
 {
-	static const char *const dirs[] = { "/run/netns", "/proc" };
-	char path[512];
-	struct dirent *de;
-	struct stat st;
-	int fd = -1, err;
+	int fd, err;
 
 	*back = -1;
 	if (netns_self() == ino)
 		return 0;
-	for (size_t i = 0; i < 2 && fd < 0; i++) {
-		DIR *d = opendir(dirs[i]);
-
-		while (d && fd < 0 && (de = readdir(d))) {
-			if (de->d_name[0] == '.')
-				continue;
-			if (i == 0)
-				snprintf(path, sizeof(path), "%s/%s", dirs[i], de->d_name);
-			else if (de->d_name[0] >= '1' && de->d_name[0] <= '9')
-				snprintf(path, sizeof(path), "/proc/%s/ns/net", de->d_name);
-			else
-				continue;
-			if (!stat(path, &st) && (unsigned long long)st.st_ino == ino)
-				fd = open(path, O_RDONLY | O_CLOEXEC);
-		}
-		if (d)
-			closedir(d);
-	}
+	fd = netns_find(open_if_ino, &ino);
 	if (fd < 0)
 		return -ENOENT;
 	*back = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "netdev.h"
+#include "netns.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -308,41 +309,29 @@ static int nsid_of_fd(struct netdev *n, int fd)
 	return c.nsid;
 }
 
-/* An fd of the network namespace with id nsid, found among the named
- * namespaces and those of running processes; -ENOENT if none. */
+struct nsid_find {
+	struct netdev *n;
+	int nsid;
+};
+
+static int open_if_nsid(const char *path, void *ctx)
+{
+	const struct nsid_find *f = ctx;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0 && nsid_of_fd(f->n, fd) != f->nsid) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* An fd of the network namespace with id nsid; -ENOENT if none. */
 static int netns_open_nsid(struct netdev *n, int nsid)
 {
-	static const char *const dirs[] = { "/run/netns", "/proc" };
-	char path[300];
-	struct dirent *de;
+	struct nsid_find f = { n, nsid };
 
-	for (size_t i = 0; i < 2; i++) {
-		DIR *d = opendir(dirs[i]);
-
-		while (d && (de = readdir(d))) {
-			int fd;
-
-			if (de->d_name[0] == '.')
-				continue;
-			if (i == 0)
-				snprintf(path, sizeof(path), "%s/%s", dirs[i], de->d_name);
-			else if (de->d_name[0] >= '1' && de->d_name[0] <= '9')
-				snprintf(path, sizeof(path), "/proc/%s/ns/net", de->d_name);
-			else
-				continue;
-			fd = open(path, O_RDONLY | O_CLOEXEC);
-			if (fd < 0)
-				continue;
-			if (nsid_of_fd(n, fd) == nsid) {
-				closedir(d);
-				return fd;
-			}
-			close(fd);
-		}
-		if (d)
-			closedir(d);
-	}
-	return -ENOENT;
+	return netns_find(open_if_nsid, &f);
 }
 
 /* GRO on for the device called name in this thread's namespace. */
