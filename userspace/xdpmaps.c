@@ -117,6 +117,21 @@ static int vip_cmp(const void *a, const void *b)
 	return memcmp(&x->key, &y->key, sizeof(x->key));
 }
 
+/* One more adopted VIP key of family (len bytes: tr_lb4_key or _lb6_). */
+static int vip_add(struct xdpmaps_state *st, uint8_t family, const void *key, size_t len)
+{
+	struct xdpmaps_vip *v = realloc(st->vips, (st->n_vips + 1) * sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	st->vips = v;
+	v = &v[st->n_vips++];
+	memset(v, 0, sizeof(*v));
+	v->family = family;
+	memcpy(&v->key, key, len);
+	return 0;
+}
+
 int xdpmaps_adopt(const struct xdp_fds *f, struct xdpmaps_state *st)
 {
 	uint32_t k, next, *prev = NULL;
@@ -153,28 +168,14 @@ int xdpmaps_adopt(const struct xdp_fds *f, struct xdpmaps_state *st)
 		prev = &k;
 	}
 	while (!bpf_map_get_next_key(f->vip4, p4, &n4)) {
-		struct xdpmaps_vip *v = realloc(st->vips, (st->n_vips + 1) * sizeof(*v));
-
-		if (!v)
+		if (vip_add(st, AF_INET, &n4, sizeof(n4)))
 			return -ENOMEM;
-		st->vips = v;
-		v = &v[st->n_vips++];
-		memset(v, 0, sizeof(*v));
-		v->family = AF_INET;
-		memcpy(&v->key, &n4, sizeof(n4));
 		k4 = n4;
 		p4 = &k4;
 	}
 	while (!bpf_map_get_next_key(f->vip6, p6, &n6)) {
-		struct xdpmaps_vip *v = realloc(st->vips, (st->n_vips + 1) * sizeof(*v));
-
-		if (!v)
+		if (vip_add(st, AF_INET6, &n6, sizeof(n6)))
 			return -ENOMEM;
-		st->vips = v;
-		v = &v[st->n_vips++];
-		memset(v, 0, sizeof(*v));
-		v->family = AF_INET6;
-		v->key = n6;
 		k6 = n6;
 		p6 = &k6;
 	}
