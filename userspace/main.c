@@ -188,7 +188,8 @@ static int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
-static int parse_keep(const char *s, unsigned int *out)
+/* A decimal number from min to max. */
+static int parse_uint(const char *s, unsigned long min, unsigned long max, unsigned int *out)
 {
 	unsigned long v;
 	char *end;
@@ -197,7 +198,7 @@ static int parse_keep(const char *s, unsigned int *out)
 		return -EINVAL;
 	errno = 0;
 	v = strtoul(s, &end, 10);
-	if (errno || *end || v > ROTLOG_MAX_KEEP)
+	if (errno || *end || v < min || v > max)
 		return -EINVAL;
 	*out = (unsigned int)v;
 	return 0;
@@ -330,18 +331,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->uplinks[o->n_uplinks++] = optarg;
 			break;
 		case OPT_XDP_FLOWS: {
-			char *end;
-			unsigned long v;
+			unsigned int v;
 
-			errno = 0;
-			v = strtoul(optarg, &end, 10);
-			if (errno || *end || *optarg < '0' || *optarg > '9' || v < 1024 ||
-			    v > 16777216) {
+			if (parse_uint(optarg, 1024, 16777216, &v)) {
 				fprintf(stderr, "trestled: --xdp-flows takes 1024 .. 16777216, not '%s'\n",
 					optarg);
 				return -EINVAL;
 			}
-			o->xdp_flows = (uint32_t)v;
+			o->xdp_flows = v;
 			break;
 		}
 		case OPT_METRICS_ADDR: {
@@ -367,8 +364,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case OPT_FLOW_KEEP:
 		case OPT_AUDIT_KEEP:
-			if (parse_keep(optarg, c == OPT_FLOW_KEEP ? &o->flow_log.keep :
-						       &o->audit_log.keep)) {
+			if (parse_uint(optarg, 0, ROTLOG_MAX_KEEP,
+				       c == OPT_FLOW_KEEP ? &o->flow_log.keep : &o->audit_log.keep)) {
 				fprintf(stderr, "trestled: --%s-log-keep takes 0 .. %d, not '%s'\n",
 					c == OPT_FLOW_KEEP ? "flow" : "audit", ROTLOG_MAX_KEEP, optarg);
 				return -EINVAL;
