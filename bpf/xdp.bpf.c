@@ -166,7 +166,9 @@ __noinline int xact_local(struct xdp_md *ctx, const struct xpkt *p, const struct
 
 	if (!p || !dec)
 		return XDP_ABORTED;
-	be = &dec->be;
+	be = xlb_be(dec->backend_id);
+	if (!be)
+		return xdp_drop(TR_REASON_SLOT_MISSING); /* removed just now */
 	if (p->ttl <= 1) {
 		stat_inc(TR_STAT_XDP_TTL); /* the stack answers time exceeded */
 		return XDP_PASS;
@@ -381,7 +383,9 @@ __noinline int xact_encap(struct xdp_md *ctx, const struct xpkt *p, const struct
 
 	if (!p || !dec)
 		return XDP_ABORTED;
-	be = &dec->be;
+	be = xlb_be(dec->backend_id);
+	if (!be)
+		return xdp_drop(TR_REASON_SLOT_MISSING); /* removed just now */
 	inner_len = p->ip_end - p->l3_off;
 	inner_proto = p->family == TR_AF_INET ? IPPROTO_IPIP : IPPROTO_IPV6;
 	olen = be->node_family == TR_AF_INET ? sizeof(struct iphdr) : sizeof(struct ipv6hdr);
@@ -505,7 +509,9 @@ __noinline int xact_decide(struct xdp_md *ctx, const struct xpkt *p, struct xdec
 
 	if (!p || !dec)
 		return XD_PASS;
-	return xlb_decide(data, data_end, p, dec, cfg ? cfg->hash_seed : 0, decap != 0);
+	/* cfg->gen is read here, before any service lookup (xdp.h) */
+	return xlb_decide(data, data_end, p, dec, cfg ? cfg->hash_seed : 0, cfg ? cfg->gen : 0,
+			  decap != 0);
 }
 
 static __always_inline bool xdp_to_node(const struct xpkt *p, const struct tr_xdp_cfg *cfg)
@@ -588,13 +594,13 @@ int tr_xdp_lb(struct xdp_md *ctx)
 		return XDP_DROP; /* counted by its reason */
 	if (olen) {
 		/* never encapsulated again: the rings of two nodes disagree */
-		if (!(dec.be.flags & TR_XDP_BE_F_LOCAL))
+		if (!(dec.be_flags & TR_XDP_BE_F_LOCAL))
 			return xdp_drop(TR_REASON_DECAP_NOT_LOCAL);
 		if (xdp_decap(ctx, olen, fam, &p))
 			return xdp_drop(TR_REASON_MALFORMED);
 		return xact_local(ctx, &p, &dec);
 	}
-	if (dec.be.flags & TR_XDP_BE_F_LOCAL)
+	if (dec.be_flags & TR_XDP_BE_F_LOCAL)
 		return xact_local(ctx, &p, &dec);
 	return xact_encap(ctx, &p, &dec);
 }
@@ -666,7 +672,7 @@ static __always_inline int rnat_frag(struct __sk_buff *skb, const struct xpkt *p
 
 	if (!fr || !(fr->flags & TR_XDP_FRAG_F_REPLY))
 		return TC_ACT_UNSPEC;
-	be = bpf_map_lookup_elem(&tr_xdp_be, &fr->backend_id);
+	be = xlb_be(fr->backend_id);
 	if (!be || be->ifindex != skb->ifindex)
 		return TC_ACT_UNSPEC; /* not from that backend's device */
 	if (rnat_saddr(skb, p, fr->addr, 0, 0))

@@ -220,7 +220,7 @@ int loader_start(struct tr_loader *l, const char *bpffs, const char *cgroup,
 
 	memset(l, 0, sizeof(*l));
 	l->cgroup_fd = -1;
-	l->xfds = (struct xdp_fds){ -1, -1, -1, -1, -1 };
+	l->xfds = (struct xdp_fds){ -1, -1, -1, -1, -1, -1 };
 	l->bpffs = strdup(bpffs);
 	l->cgroup = strdup(cgroup);
 	if (!l->bpffs || !l->cgroup)
@@ -244,6 +244,7 @@ int loader_start(struct tr_loader *l, const char *bpffs, const char *cgroup,
 	err = check_pinned_meta(bpffs);
 	if (err)
 		return err;
+	loader_xdp_unpin_former(bpffs); /* with or without --uplink */
 
 	l->cgroup_fd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (l->cgroup_fd < 0) {
@@ -448,6 +449,7 @@ int loader_cleanup(const char *bpffs, const char *cgroup)
 			log_error("cannot remove %s: %s", path, strerror(errno));
 		}
 	}
+	loader_xdp_unpin_former(bpffs);
 	for (size_t i = 0; i < sizeof(pinned_maps) / sizeof(pinned_maps[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", bpffs, pinned_maps[i]);
 		if (!unlink(path))

@@ -97,6 +97,9 @@ int clsact_attach(struct tr_loader *l, const struct clsact_kind *kind, int prog_
  * namespace, then the marker. 0 or -errno. */
 int clsact_remove(const char *dir, const char *name);
 
+/* Remove pins of XDP maps an older ABI laid out differently (loader_xdp.c). */
+void loader_xdp_unpin_former(const char *bpffs);
+
 /* ---- loader_sync.c ---- */
 
 /* Detach the link pinned at path (if it is one) and remove the pin. */

@@ -26,6 +26,21 @@
 #include "log.h"
 #include "xdp.skel.h"
 
+/* Pins an agent of an older ABI made for maps whose layout changed. */
+static const char *const former_maps[] = { TR_XDP_FORMER_MAPS };
+
+void loader_xdp_unpin_former(const char *bpffs)
+{
+	char path[512];
+
+	for (size_t i = 0; i < sizeof(former_maps) / sizeof(former_maps[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", bpffs, former_maps[i]);
+		if (!unlink(path))
+			log_info("removed %s (an older agent's layout; its flows are balanced anew)",
+				 path);
+	}
+}
+
 int loader_xdp_start(struct tr_loader *l, uint32_t flows)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = l->bpffs);
@@ -38,7 +53,7 @@ int loader_xdp_start(struct tr_loader *l, uint32_t flows)
 		return err;
 	}
 	if (flows) {
-		struct bpf_map *lru[] = { l->xdp->maps.tr_xdp4_ct, l->xdp->maps.tr_xdp6_ct,
+		struct bpf_map *lru[] = { l->xdp->maps.tr_xdp4_conn, l->xdp->maps.tr_xdp6_conn,
 					  l->xdp->maps.tr_xdp4_rnat, l->xdp->maps.tr_xdp6_rnat };
 
 		for (size_t i = 0; i < sizeof(lru) / sizeof(lru[0]); i++)
@@ -54,11 +69,12 @@ int loader_xdp_start(struct tr_loader *l, uint32_t flows)
 	l->xfds.vip4 = bpf_map__fd(l->xdp->maps.tr_xdp4_vip);
 	l->xfds.vip6 = bpf_map__fd(l->xdp->maps.tr_xdp6_vip);
 	l->xfds.ring = bpf_map__fd(l->xdp->maps.tr_xdp_ring);
-	l->xfds.be = bpf_map__fd(l->xdp->maps.tr_xdp_be);
+	l->xfds.be = bpf_map__fd(l->xdp->maps.tr_xdp_backend);
+	l->xfds.ports = bpf_map__fd(l->xdp->maps.tr_xdp_ports);
 	l->pfds.xdp4_deny = bpf_map__fd(l->xdp->maps.tr_xdp4_deny);
 	l->pfds.xdp6_deny = bpf_map__fd(l->xdp->maps.tr_xdp6_deny);
 	log_info("uplink load balancer loaded (%u flows per family in its connection tables)",
-		 bpf_map__max_entries(l->xdp->maps.tr_xdp4_ct));
+		 bpf_map__max_entries(l->xdp->maps.tr_xdp4_conn));
 	return 0;
 }
 

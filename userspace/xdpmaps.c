@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* The uplink load balancer's maps from its compiled state (xdpmaps.h). */
 #include "xdpmaps.h"
+#include "log.h"
 
 #include <bpf/bpf.h>
 #include <errno.h>
@@ -55,6 +56,15 @@ static void undo_all(struct undo_log *log)
 		else
 			bpf_map_delete_elem(u->fd, u->key);
 	}
+}
+
+/* The port bitmap (include/trestle/xdp.h) as it is. 0 or -errno. */
+static int ports_read(int fd, uint64_t *words)
+{
+	for (uint32_t w = 0; w < TR_XDP_PORT_WORDS; w++)
+		if (bpf_map_lookup_elem(fd, &w, &words[w]))
+			return -errno;
+	return 0;
 }
 
 static long capacity(int fd)
@@ -132,29 +142,65 @@ static int vip_add(struct xdpmaps_state *st, uint8_t family, const void *key, si
 	return 0;
 }
 
+/*
+ * The backend array's ids in use (family set), read in batches: one
+ * system call per 4096 ids instead of one per id.
+ */
+static int adopt_backends(int fd, struct xdpmaps_state *st)
+{
+	enum { CHUNK = 4096 };
+	uint32_t *keys = calloc(CHUNK, sizeof(*keys)), in = 0, out = 0;
+	struct tr_xdp_be *vals = calloc(CHUNK, sizeof(*vals));
+	bool first = true, done = false;
+	int err = 0;
+
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
+	while (!done) {
+		__u32 count = CHUNK;
+
+		if (bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, vals, &count, NULL)) {
+			if (errno != ENOENT) {
+				err = -errno;
+				goto out;
+			}
+			done = true; /* the last batch, possibly partial */
+		}
+		first = false;
+		in = out;
+		for (__u32 i = 0; i < count; i++) {
+			struct xdpmaps_be *b;
+
+			if (!vals[i].family)
+				continue;
+			b = realloc(st->bes, (st->n_bes + 1) * sizeof(*b));
+			if (!b) {
+				err = -ENOMEM;
+				goto out;
+			}
+			st->bes = b;
+			st->bes[st->n_bes++] = (struct xdpmaps_be){ .id = keys[i], .val = vals[i] };
+		}
+	}
+out:
+	free(keys);
+	free(vals);
+	return err;
+}
+
 int xdpmaps_adopt(const struct xdp_fds *f, struct xdpmaps_state *st)
 {
 	uint32_t k, next, *prev = NULL;
+	int err;
 	struct tr_lb6_key k6, n6, *p6 = NULL;
 	struct tr_lb4_key k4, n4, *p4 = NULL;
 
 	memset(st, 0, sizeof(*st));
 	st->next_ring = 1;
-	while (!bpf_map_get_next_key(f->be, prev, &next)) {
-		struct xdpmaps_be *b = realloc(st->bes, (st->n_bes + 1) * sizeof(*b));
-
-		if (!b)
-			return -ENOMEM;
-		st->bes = b;
-		b = &b[st->n_bes];
-		memset(b, 0, sizeof(*b));
-		b->id = next;
-		if (!bpf_map_lookup_elem(f->be, &next, &b->val))
-			st->n_bes++;
-		k = next;
-		prev = &k;
-	}
-	prev = NULL;
+	if ((err = adopt_backends(f->be, st)))
+		return err;
 	while (!bpf_map_get_next_key(f->ring, prev, &next)) {
 		struct xdpmaps_ring *r = realloc(st->rings, (st->n_rings + 1) * sizeof(*r));
 
@@ -246,14 +292,18 @@ int xdpmaps_apply(const struct xdp_fds *f, struct xdpmaps_state *st,
 	size_t need4 = 0, need6 = 0;
 	uint8_t *taken = NULL; /* backend ids held, a bit each */
 	uint32_t next_id = 1;
-	struct tr_xdp_cfg xc = {};
+	struct tr_xdp_cfg xc = {}, cur_cfg = {};
+	static const struct tr_xdp_be unused; /* an id not in use: zeroes */
+	uint64_t *ports_now = calloc(TR_XDP_PORT_WORDS, sizeof(uint64_t));
+	uint64_t *ports_want = calloc(TR_XDP_PORT_WORDS, sizeof(uint64_t));
+	size_t deleted = 0;
 	uint32_t zero = 0;
 	long cap;
 	int err = 0;
 
 	memset(res, 0, sizeof(*res));
 	msg[0] = '\0';
-	if (!be_ids || !ring_ids || !vips || !fresh_rings)
+	if (!be_ids || !ring_ids || !vips || !fresh_rings || !ports_now || !ports_want)
 		FAIL(-ENOMEM, NULL, "out of memory");
 
 	/* 1. capacity: old and new side by side at the worst moment (a key
@@ -389,7 +439,19 @@ int xdpmaps_apply(const struct xdp_fds *f, struct xdpmaps_state *st,
 		res->rings_written++;
 	}
 
-	/* 4. the external keys */
+	/* 4. the external keys, their ports' bits first (old | new: a port
+	 * still in use by an old key keeps its bit until step 5) */
+	if ((err = ports_read(f->ports, ports_now)))
+		FAIL(err, TR_MAP_XDP_PORTS, "cannot read map %s: %s", TR_MAP_XDP_PORTS, strerror(-err));
+	for (size_t i = 0; i < x->n_fronts; i++)
+		ports_want[x->fronts[i].port / 64] |= 1ull << (x->fronts[i].port % 64);
+	for (uint32_t w = 0; w < TR_XDP_PORT_WORDS; w++) {
+		uint64_t v = ports_now[w] | ports_want[w];
+
+		if (v != ports_now[w] &&
+		    (err = put(&log, f->ports, &w, sizeof(w), &v, sizeof(v))))
+			FAIL(err, TR_MAP_XDP_PORTS, "cannot write map %s: %s", TR_MAP_XDP_PORTS, strerror(-err));
+	}
 	for (size_t i = 0; i < x->n_fronts; i++) {
 		const struct xdp_cfront *fr = &x->fronts[i];
 		const struct xdp_cring *r = &x->rings[fr->ring];
@@ -424,6 +486,8 @@ int xdpmaps_apply(const struct xdp_fds *f, struct xdpmaps_state *st,
 	if (x->node6.family)
 		memcpy(xc.node6, x->node6.bytes, 16);
 	xc.hash_seed = x->seed;
+	if (!bpf_map_lookup_elem(f->cfg, &zero, &cur_cfg))
+		xc.gen = cur_cfg.gen + 1; /* keys were written: check connections */
 	if ((err = put(&log, f->cfg, &zero, sizeof(zero), &xc, sizeof(xc))))
 		FAIL(err, TR_MAP_XDP_CFG, "cannot write map %s: %s", TR_MAP_XDP_CFG, strerror(-err));
 
@@ -433,7 +497,20 @@ int xdpmaps_apply(const struct xdp_fds *f, struct xdpmaps_state *st,
 			continue;
 		bpf_map_delete_elem(st->vips[i].family == AF_INET ? f->vip4 : f->vip6,
 				    &st->vips[i].key);
+		deleted++;
 	}
+	if (deleted) {
+		/* once more, now that the old keys are gone: a connection
+		 * entry checked against one of them in the meantime carries
+		 * the generation before this one */
+		xc.gen++;
+		if (bpf_map_update_elem(f->cfg, &zero, &xc, BPF_ANY))
+			log_warn("cannot write map %s: %s (established flows to removed external addresses may still be balanced until the next apply)",
+				 TR_MAP_XDP_CFG, strerror(errno));
+	}
+	for (uint32_t w = 0; w < TR_XDP_PORT_WORDS; w++)
+		if ((ports_now[w] | ports_want[w]) != ports_want[w])
+			bpf_map_update_elem(f->ports, &w, &ports_want[w], BPF_ANY);
 	for (size_t i = 0; i < st->n_rings; i++) {
 		if (st->rings[i].used)
 			rings[n_rings++] = st->rings[i];
@@ -452,7 +529,7 @@ int xdpmaps_apply(const struct xdp_fds *f, struct xdpmaps_state *st,
 			res->draining++;
 			continue;
 		}
-		bpf_map_delete_elem(f->be, &st->bes[i].id);
+		bpf_map_update_elem(f->be, &st->bes[i].id, &unused, BPF_ANY);
 	}
 	free(st->vips);
 	st->vips = vips;
@@ -468,6 +545,8 @@ int xdpmaps_apply(const struct xdp_fds *f, struct xdpmaps_state *st,
 	free(ring_ids);
 	free(fresh_rings);
 	free(taken);
+	free(ports_now);
+	free(ports_want);
 	free(log.u);
 	return 0;
 
@@ -480,6 +559,8 @@ fail:
 	free(ring_ids);
 	free(fresh_rings);
 	free(taken);
+	free(ports_now);
+	free(ports_want);
 	free(vips);
 	free(bes);
 	free(rings);

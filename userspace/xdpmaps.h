@@ -4,19 +4,23 @@
  * its pinned maps (include/trestle/xdp.h), in the same order as maps.c:
  *
  *   1. capacity is checked before anything is written;
- *   2. backends (tr_xdp_be) under ids that stay the same for as long as
+ *   2. backends (tr_xdp_backend, an array; an unused id is zeroes) under
+ *      ids that stay the same for as long as
  *      the backend (family, address, port) exists, so the connection
  *      table's entries stay valid across applies and restarts;
  *   3. each changed ring is built complete as a new array under a fresh
  *      ring id (tr_xdp_ring, BPF_F_INNER_MAP arrays of the ring's size);
  *      an unchanged ring keeps its id;
- *   4. the external keys (tr_xdp4_vip / tr_xdp6_vip) are pointed at their
- *      rings, one update each;
- *   5. only then are rings, keys and backends nobody uses removed.
+ *   4. the ports of the external keys get their bits (tr_xdp_ports), the
+ *      keys (tr_xdp4_vip / tr_xdp6_vip) are pointed at their rings, one
+ *      update each, and tr_xdp_cfg takes the next generation;
+ *   5. only then are rings, keys and backends nobody uses removed, the
+ *      generation moves once more if a key was removed, and the bits of
+ *      ports no key uses any more are cleared.
  * A failure in 2-4 undoes what was written; the running state is the old
  * one or the new one, never a mix.
  *
- * Draining: a backend that leaves every ring keeps its tr_xdp_be entry
+ * Draining: a backend that leaves every ring keeps its tr_xdp_backend entry
  * while its address is still a Pod's or an endpoint's (ready or not) in
  * the configuration, so established flows keep reaching it (a Pod being
  * scaled down finishes its connections); new flows follow the new rings.
@@ -38,7 +42,7 @@
 #include "xdp_compile.h"
 
 struct xdp_fds {
-	int cfg, vip4, vip6, ring, be;
+	int cfg, vip4, vip6, ring, be, ports;
 };
 
 struct xdpmaps_be {

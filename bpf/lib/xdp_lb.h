@@ -62,13 +62,20 @@ struct {
 } tr_xdp_ring SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, TR_XDP_MAX_BACKENDS);
 	__type(key, __u32);
 	__type(value, struct tr_xdp_be);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} tr_xdp_be SEC(".maps");
+} tr_xdp_backend SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TR_XDP_PORT_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tr_xdp_ports SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -76,7 +83,7 @@ struct {
 	__type(key, struct tr_xdp4_flow);
 	__type(value, struct tr_xdp_ct);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} tr_xdp4_ct SEC(".maps");
+} tr_xdp4_conn SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -84,7 +91,7 @@ struct {
 	__type(key, struct tr_xdp6_flow);
 	__type(value, struct tr_xdp_ct);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} tr_xdp6_ct SEC(".maps");
+} tr_xdp6_conn SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -146,12 +153,13 @@ struct xflow {
 	__u8 proto;
 };
 
-/* What xlb_decide() found. The backend is copied, not pointed to: the
+/* What xlb_decide() found. The backend by its id, not a pointer: the
  * stages are separate functions for the verifier, and a map value's
- * address may not leave through their arguments. */
+ * address may not leave through their arguments; each stage looks it up
+ * again (an array element: no hash). */
 struct xdec {
-	struct tr_xdp_be be;
 	__u32 backend_id;
+	__u32 be_flags; /* TR_XDP_BE_F_* of that backend */
 	__be32 vip[4];  /* service address (not known for a later fragment) */
 	__be16 vport;
 	__u8 icmp;      /* an ICMP error about the flow */
@@ -166,6 +174,23 @@ static __always_inline const struct tr_xdp_cfg *xlb_cfg(void)
 	__u32 zero = 0;
 
 	return bpf_map_lookup_elem(&tr_xdp_cfg, &zero);
+}
+
+/* A backend by id; NULL when the id is not in use (include/trestle/xdp.h). */
+static __always_inline const struct tr_xdp_be *xlb_be(__u32 id)
+{
+	const struct tr_xdp_be *be = bpf_map_lookup_elem(&tr_xdp_backend, &id);
+
+	return be && be->family ? be : NULL;
+}
+
+/* Whether some external key has this destination port (tr_xdp_ports). */
+static __always_inline bool xlb_port_used(__be16 dport)
+{
+	__u32 port = bpf_ntohs(dport), word = port >> 6;
+	const __u64 *w = bpf_map_lookup_elem(&tr_xdp_ports, &word);
+
+	return w && ((*w >> (port & 63)) & 1);
 }
 
 static __always_inline void xflow_from(struct xflow *f, const struct xpkt *p)
@@ -227,6 +252,28 @@ static __always_inline int xlb_deny(const struct xpkt *p)
 	return stat_reason(TR_REASON_XDP_DENY);
 }
 
+/*
+ * A connection key from x, a struct xflow or a struct xpkt (the same field
+ * names): the established path keys straight from the packet, with no
+ * struct xflow built.
+ */
+#define XLB_CT_KEY4(k, x)                  \
+	do {                               \
+		(k).saddr = (x)->saddr[0]; \
+		(k).daddr = (x)->daddr[0]; \
+		(k).sport = (x)->sport;    \
+		(k).dport = (x)->dport;    \
+		(k).proto = (x)->proto;    \
+	} while (0)
+#define XLB_CT_KEY6(k, x)                                    \
+	do {                                                 \
+		__builtin_memcpy((k).saddr, (x)->saddr, 16); \
+		__builtin_memcpy((k).daddr, (x)->daddr, 16); \
+		(k).sport = (x)->sport;                      \
+		(k).dport = (x)->dport;                      \
+		(k).proto = (x)->proto;                      \
+	} while (0)
+
 /* Connection table: lookup, or insert (BPF_ANY) when val is given. */
 static __always_inline struct tr_xdp_ct *xlb_ct(const struct xflow *f,
 						const struct tr_xdp_ct *val)
@@ -234,29 +281,37 @@ static __always_inline struct tr_xdp_ct *xlb_ct(const struct xflow *f,
 	if (f->family == TR_AF_INET) {
 		struct tr_xdp4_flow k = {};
 
-		k.saddr = f->saddr[0];
-		k.daddr = f->daddr[0];
-		k.sport = f->sport;
-		k.dport = f->dport;
-		k.proto = f->proto;
+		XLB_CT_KEY4(k, f);
 		if (val) {
-			bpf_map_update_elem(&tr_xdp4_ct, &k, val, BPF_ANY);
+			bpf_map_update_elem(&tr_xdp4_conn, &k, val, BPF_ANY);
 			return NULL;
 		}
-		return bpf_map_lookup_elem(&tr_xdp4_ct, &k);
+		return bpf_map_lookup_elem(&tr_xdp4_conn, &k);
 	} else {
 		struct tr_xdp6_flow k = {};
 
-		__builtin_memcpy(k.saddr, f->saddr, 16);
-		__builtin_memcpy(k.daddr, f->daddr, 16);
-		k.sport = f->sport;
-		k.dport = f->dport;
-		k.proto = f->proto;
+		XLB_CT_KEY6(k, f);
 		if (val) {
-			bpf_map_update_elem(&tr_xdp6_ct, &k, val, BPF_ANY);
+			bpf_map_update_elem(&tr_xdp6_conn, &k, val, BPF_ANY);
 			return NULL;
 		}
-		return bpf_map_lookup_elem(&tr_xdp6_ct, &k);
+		return bpf_map_lookup_elem(&tr_xdp6_conn, &k);
+	}
+}
+
+/* The connection entry of a packet's flow. */
+static __always_inline struct tr_xdp_ct *xlb_ct_of(const struct xpkt *p)
+{
+	if (p->family == TR_AF_INET) {
+		struct tr_xdp4_flow k = {};
+
+		XLB_CT_KEY4(k, p);
+		return bpf_map_lookup_elem(&tr_xdp4_conn, &k);
+	} else {
+		struct tr_xdp6_flow k = {};
+
+		XLB_CT_KEY6(k, p);
+		return bpf_map_lookup_elem(&tr_xdp6_conn, &k);
 	}
 }
 
@@ -360,7 +415,7 @@ xlb_maglev(const struct xflow *f, const struct tr_xdp_svc *svc, __u32 seed, __u3
 	if (!bid)
 		return NULL; /* ring shorter than ring_size */
 	*id = *bid;
-	return bpf_map_lookup_elem(&tr_xdp_be, bid);
+	return xlb_be(*id);
 }
 
 static __always_inline void xlb_event(const struct pol_ctx *pc, const struct pol_decision *d,
@@ -417,13 +472,13 @@ static __always_inline int xlb_authorize(const struct xflow *f, const struct tr_
 	return d.action == TR_ACT_ALLOW ? 0 : d.reason;
 }
 
-static __always_inline void xdec_set(struct xdec *dec, const struct xflow *f,
+static __always_inline void xdec_set(struct xdec *dec, const __be32 *vip, __be16 vport,
 				     const struct tr_xdp_be *be, __u32 id)
 {
-	__builtin_memcpy(&dec->be, be, sizeof(*be));
 	dec->backend_id = id;
-	__builtin_memcpy(dec->vip, f->daddr, 16);
-	dec->vport = f->dport;
+	dec->be_flags = be->flags;
+	__builtin_memcpy(dec->vip, vip, 16);
+	dec->vport = vport;
 }
 
 /* A later fragment follows its first one. */
@@ -438,11 +493,11 @@ static __always_inline int xlb_decide_frag(const struct xpkt *p, struct xdec *de
 		return XD_PASS;
 	}
 	id = fr->backend_id; /* a key on the stack: 6.1 takes no other memory */
-	be = bpf_map_lookup_elem(&tr_xdp_be, &id);
+	be = xlb_be(id);
 	if (!be)
 		return stat_reason(TR_REASON_SLOT_MISSING);
-	__builtin_memcpy(&dec->be, be, sizeof(*be));
 	dec->backend_id = id;
+	dec->be_flags = be->flags;
 	return XD_FWD;
 }
 
@@ -482,9 +537,9 @@ static __always_inline int xlb_decide_icmp(void *data, void *data_end, const str
 	if (r)
 		return r;
 	ct = xlb_ct(&f, NULL);
-	if (ct) {
+	if (ct && ct->svc_id == svc->svc_id) {
 		id = ct->backend_id;
-		be = bpf_map_lookup_elem(&tr_xdp_be, &id);
+		be = xlb_be(id);
 	} else {
 		be = xlb_maglev(&f, svc, seed, &id);
 	}
@@ -492,7 +547,7 @@ static __always_inline int xlb_decide_icmp(void *data, void *data_end, const str
 		return stat_reason(TR_REASON_SLOT_MISSING);
 	if (be->family != f.family)
 		return stat_reason(TR_REASON_BAD_FAMILY);
-	xdec_set(dec, &f, be, id);
+	xdec_set(dec, f.daddr, f.dport, be, id);
 	dec->icmp = 1;
 	return XD_FWD;
 }
@@ -504,11 +559,15 @@ static __always_inline int xlb_decide_icmp(void *data, void *data_end, const str
  * nodes' rings disagree (an update reaches them moments apart) this
  * node's choice may be elsewhere: dropped, and no state recorded, so the
  * client's retransmission is decided afresh once they agree.
+ *
+ * An established flow costs one hash lookup: its connection entry, made
+ * under the current generation, stands for the service lookup
+ * (include/trestle/xdp.h); the backend is an array element.
  */
 static __always_inline int xlb_decide(void *data, void *data_end, const struct xpkt *p,
-				      struct xdec *dec, __u32 seed, bool decap)
+				      struct xdec *dec, __u32 seed, __u32 gen, bool decap)
 {
-	const struct tr_xdp_svc *svc;
+	const struct tr_xdp_svc *svc = NULL;
 	const struct tr_xdp_be *be = NULL;
 	struct tr_xdp_ct *ct;
 	struct xflow f;
@@ -521,29 +580,57 @@ static __always_inline int xlb_decide(void *data, void *data_end, const struct x
 		return xlb_decide_frag(p, dec);
 	if (xp_icmp_error(p))
 		return xlb_decide_icmp(data, data_end, p, dec, seed);
-	if (!p->l4)
+	if (!p->l4 || !xlb_port_used(p->dport))
 		return XD_PASS;
 
+	ct = xlb_ct_of(p);
+	if (ct && ct->gen == gen) {
+		/* established: no service lookup, no struct xflow */
+		id = ct->backend_id;
+		be = xlb_be(id);
+		if (be && !(decap && !(be->flags & TR_XDP_BE_F_LOCAL)) &&
+		    be->family == p->family && !(p->proto == IPPROTO_TCP && (p->tcp_flags & TCP_FLAG_SYN)) &&
+		    p->frag == XF_NONE) {
+			r = xlb_deny(p);
+			if (r)
+				return r;
+			xdec_set(dec, p->daddr, p->dport, be, id);
+			return XD_FWD;
+		}
+		be = NULL;
+	}
 	xflow_from(&f, p);
-	svc = xlb_svc(&f);
-	if (!svc)
-		return XD_PASS;
+	if (!ct || ct->gen != gen) {
+		svc = xlb_svc(&f);
+		if (!svc)
+			return XD_PASS;
+		if (ct && ct->svc_id != svc->svc_id)
+			ct = NULL; /* the address is another service's now */
+	}
 	r = xlb_deny(p);
 	if (r)
 		return r;
-	if (!svc->ring_size)
+	if (svc && !svc->ring_size)
 		return stat_reason(TR_REASON_NO_BACKEND);
 
-	ct = xlb_ct(&f, NULL);
 	if (ct) {
 		id = ct->backend_id;
-		be = bpf_map_lookup_elem(&tr_xdp_be, &id);
+		be = xlb_be(id);
 		if (!be)
 			stat_inc(TR_STAT_XDP_CT_STALE); /* backend gone: choose again */
 		else if (decap && !(be->flags & TR_XDP_BE_F_LOCAL))
 			be = NULL; /* made while the rings disagreed */
+		else if (ct->gen != gen)
+			ct->gen = gen; /* checked against the service table */
 	}
 	if (!be) {
+		if (!svc) {
+			svc = xlb_svc(&f);
+			if (!svc)
+				return XD_PASS;
+			if (!svc->ring_size)
+				return stat_reason(TR_REASON_NO_BACKEND);
+		}
 		be = xlb_maglev(&f, svc, seed, &id);
 		if (!be)
 			return stat_reason(TR_REASON_SLOT_MISSING);
@@ -566,12 +653,13 @@ static __always_inline int xlb_decide(void *data, void *data_end, const struct x
 			xlb_rnat_save(&f, be, id);
 		}
 	}
-	if (fresh) {
+	if (fresh && svc) {
 		struct tr_xdp_ct v = {};
 
 		v.backend_id = id;
 		v.svc_id = svc->svc_id;
 		v.created_ns = bpf_ktime_get_ns();
+		v.gen = gen;
 		xlb_ct(&f, &v);
 		stat_inc(TR_STAT_XDP_NEW);
 	}
@@ -581,7 +669,7 @@ static __always_inline int xlb_decide(void *data, void *data_end, const struct x
 		v.backend_id = id;
 		xlb_frag(p, &v);
 	}
-	xdec_set(dec, &f, be, id);
+	xdec_set(dec, f.daddr, f.dport, be, id);
 	return XD_FWD;
 }
 

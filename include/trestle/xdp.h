@@ -60,21 +60,29 @@
 #define TR_MAP_XDP4_VIP "tr_xdp4_vip"
 #define TR_MAP_XDP6_VIP "tr_xdp6_vip"
 #define TR_MAP_XDP_RING "tr_xdp_ring"
-#define TR_MAP_XDP_BE "tr_xdp_be"
-#define TR_MAP_XDP4_CT "tr_xdp4_ct"
-#define TR_MAP_XDP6_CT "tr_xdp6_ct"
+#define TR_MAP_XDP_BE "tr_xdp_backend"
+#define TR_MAP_XDP4_CT "tr_xdp4_conn"
+#define TR_MAP_XDP6_CT "tr_xdp6_conn"
 #define TR_MAP_XDP4_RNAT "tr_xdp4_rnat"
 #define TR_MAP_XDP6_RNAT "tr_xdp6_rnat"
 #define TR_MAP_XDP4_FRAG "tr_xdp4_frag"
 #define TR_MAP_XDP6_FRAG "tr_xdp6_frag"
 #define TR_MAP_XDP4_DENY "tr_xdp4_deny"
 #define TR_MAP_XDP6_DENY "tr_xdp6_deny"
+#define TR_MAP_XDP_PORTS "tr_xdp_ports"
 
 #define TR_XDP_MAPS                                                          \
 	TR_MAP_XDP_CFG, TR_MAP_XDP4_VIP, TR_MAP_XDP6_VIP, TR_MAP_XDP_RING,   \
 	TR_MAP_XDP_BE, TR_MAP_XDP4_CT, TR_MAP_XDP6_CT, TR_MAP_XDP4_RNAT,     \
 	TR_MAP_XDP6_RNAT, TR_MAP_XDP4_FRAG, TR_MAP_XDP6_FRAG,                \
-	TR_MAP_XDP4_DENY, TR_MAP_XDP6_DENY
+	TR_MAP_XDP4_DENY, TR_MAP_XDP6_DENY, TR_MAP_XDP_PORTS
+
+/*
+ * Pins of maps whose layout changed (ABI 3: the backend table was a hash,
+ * connection entries had no generation). Nothing reads them any more; the
+ * loader and --cleanup remove them.
+ */
+#define TR_XDP_FORMER_MAPS "tr_xdp_be", "tr_xdp4_ct", "tr_xdp6_ct"
 
 /* Capacities. */
 #define TR_XDP_MAX_VIPS 65536      /* per family: (external address, port, proto) */
@@ -84,6 +92,7 @@
 #define TR_XDP_MAX_RNAT 131072     /* per family, LRU: flows to local backends */
 #define TR_XDP_MAX_FRAG 8192       /* per family, LRU: fragmented datagrams in flight */
 #define TR_XDP_MAX_DENY 65536      /* per family, both epochs during a switch */
+#define TR_XDP_PORT_WORDS 1024     /* tr_xdp_ports: 65536 bits */
 
 /* Largest Maglev ring (userspace/maglev.h explains the sizes). */
 #define TR_XDP_RING_MAX 131071u
@@ -100,8 +109,27 @@ struct tr_xdp_cfg {
 	__be32 node6[4];  /* the same for IPv6 (IP6IP6); zero = none */
 	__u32 hash_seed;  /* flow hash seed: the same on every node */
 	__u32 flags;      /* none yet */
-	__u32 pad;
+	__u32 gen;        /* external-key generation: moved by every apply,
+			   * and again once removed keys are gone */
 };
+
+/*
+ * The established fast path. A connection entry made under the current
+ * tr_xdp_cfg.gen is trusted without looking the service up: nothing
+ * about the external keys has changed since it was made or last checked.
+ * Under another generation, the packet's service is looked up once
+ * (gone: the packet passes untouched; another service at that address:
+ * balanced anew) and the entry takes the current generation. The program
+ * reads gen before the service, and the agent moves gen after it wrote
+ * new keys and again after it deleted old ones, so an entry never carries
+ * the generation of a state in which its key had been deleted.
+ *
+ * tr_xdp_ports: ARRAY of TR_XDP_PORT_WORDS __u64, bit (port % 64) of word
+ * (port / 64), port in host order: some external key has that destination
+ * port (TCP or UDP). A packet to any other port is not service traffic and
+ * passes with no hash lookup; the agent sets a port's bit before its keys
+ * are written and clears it after they are deleted.
+ */
 
 /* External service key: struct tr_lb4_key / tr_lb6_key (abi.h). */
 
@@ -110,7 +138,8 @@ struct tr_xdp_cfg {
 				     * addresses only, not the ports */
 
 struct tr_xdp_svc {
-	__u32 svc_id;    /* tr_lb_svcinfo id (names for the CLI) */
+	__u32 svc_id;    /* tr_lb_svcinfo id (names for the CLI); connection
+			  * entries remember it */
 	__u32 ring;      /* ring id in tr_xdp_ring; replaced, never edited in place;
 			  * the VIPs of one service port may share it */
 	__u32 ring_size; /* prime; 0 = no ready backend: dropped, counted */
@@ -123,6 +152,15 @@ struct tr_xdp_svc {
  * its own array of exactly ring_size entries (created with
  * BPF_F_INNER_MAP, so sizes may differ): 4 bytes a slot. A new ring is
  * filled completely under a fresh id before tr_xdp_svc points to it.
+ */
+
+/*
+ * tr_xdp_backend: ARRAY, backend id -> struct tr_xdp_be; an id is in use
+ * when its family is not 0 (an array lookup costs no hash, and the
+ * established path makes one per packet). The agent rewrites an entry in
+ * place only when its backend's device changes or it is removed (zeroed):
+ * a packet read half before, half after such a write may be misdelivered
+ * and dropped, as a packet in flight to a vanishing device would be.
  */
 
 /* tr_xdp_be.flags */
@@ -165,9 +203,11 @@ struct tr_xdp6_flow {
 
 /* Connection table value. */
 struct tr_xdp_ct {
-	__u32 backend_id; /* key of tr_xdp_be */
-	__u32 svc_id;
+	__u32 backend_id; /* index of tr_xdp_backend */
+	__u32 svc_id;     /* the service whose external key the flow used */
 	__u64 created_ns; /* bpf_ktime_get_ns() when the flow was first seen */
+	__u32 gen;        /* tr_xdp_cfg.gen when made or last checked */
+	__u32 pad;
 };
 
 /* Reverse translation: a local backend's reply -> what the client asked for. */

@@ -73,7 +73,9 @@ _Static_assert(offsetof(struct tr_xdp_be, dev_mac) == 50, "tr_xdp_be.dev_mac");
 _Static_assert(sizeof(struct tr_xdp4_flow) == 16, "tr_xdp4_flow size");
 _Static_assert(sizeof(struct tr_xdp6_flow) == 40, "tr_xdp6_flow size");
 _Static_assert(offsetof(struct tr_xdp6_flow, proto) == 36, "tr_xdp6_flow.proto");
-_Static_assert(sizeof(struct tr_xdp_ct) == 16, "tr_xdp_ct size");
+_Static_assert(sizeof(struct tr_xdp_ct) == 24, "tr_xdp_ct size");
+_Static_assert(offsetof(struct tr_xdp_ct, gen) == 16, "tr_xdp_ct.gen");
+_Static_assert(offsetof(struct tr_xdp_cfg, gen) == 28, "tr_xdp_cfg.gen");
 _Static_assert(sizeof(struct tr_xdp_rnat) == 28, "tr_xdp_rnat size");
 _Static_assert(offsetof(struct tr_xdp_rnat, ifindex) == 20, "tr_xdp_rnat.ifindex");
 _Static_assert(sizeof(struct tr_xdp4_frag_key) == 12, "tr_xdp4_frag_key size");
@@ -86,7 +88,8 @@ _Static_assert(sizeof(TR_MAP_XDP_CFG) <= 16 && sizeof(TR_MAP_XDP4_VIP) <= 16 &&
 		       sizeof(TR_MAP_XDP4_CT) <= 16 && sizeof(TR_MAP_XDP4_RNAT) <= 16 &&
 		       sizeof(TR_MAP_XDP6_RNAT) <= 16 && sizeof(TR_MAP_XDP4_FRAG) <= 16 &&
 		       sizeof(TR_MAP_XDP6_FRAG) <= 16 && sizeof(TR_MAP_XDP4_DENY) <= 16 &&
-		       sizeof(TR_MAP_XDP6_DENY) <= 16,
+		       sizeof(TR_MAP_XDP6_DENY) <= 16 && sizeof(TR_MAP_XDP_PORTS) <= 16 &&
+		       sizeof(TR_MAP_XDP6_CT) <= 16,
 	       "XDP map names fit");
 
 static struct tr_xdp *skel;
@@ -616,7 +619,7 @@ static void put_be(uint32_t id, int family, const char *a, uint16_t port, int no
 		addr(node_family, node, (uint8_t *)be.node);
 		be.node_family = node_family == AF_INET ? TR_AF_INET : TR_AF_INET6;
 	}
-	assert_int_equal(bpf_map_update_elem(bpf_map__fd(skel->maps.tr_xdp_be), &id, &be, 0), 0);
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(skel->maps.tr_xdp_backend), &id, &be, 0), 0);
 }
 
 /* A ring as the agent makes one: an array of its own, then its id. */
@@ -638,11 +641,36 @@ static void put_ring1(uint32_t ring, uint32_t id)
 	put_ring(ring, &id, 1);
 }
 
+/* The port's bit in tr_xdp_ports, as the agent sets it for its keys. */
+static void put_port(uint16_t port)
+{
+	int fd = bpf_map__fd(skel->maps.tr_xdp_ports);
+	uint32_t w = port / 64;
+	uint64_t v = 0;
+
+	assert_int_equal(bpf_map_lookup_elem(fd, &w, &v), 0);
+	v |= 1ull << (port % 64);
+	assert_int_equal(bpf_map_update_elem(fd, &w, &v, 0), 0);
+}
+
+/* The agent's move of the external-key generation (xdp.h). */
+static void bump_gen(void)
+{
+	int fd = bpf_map__fd(skel->maps.tr_xdp_cfg);
+	struct tr_xdp_cfg c;
+	uint32_t zero = 0;
+
+	assert_int_equal(bpf_map_lookup_elem(fd, &zero, &c), 0);
+	c.gen++;
+	assert_int_equal(bpf_map_update_elem(fd, &zero, &c, 0), 0);
+}
+
 static void put_vip(const char *a, uint16_t port, int proto, uint32_t ring, uint32_t size,
 		    uint32_t flags)
 {
 	struct tr_xdp_svc v = { .svc_id = ring, .ring = ring, .ring_size = size, .flags = flags };
 
+	put_port(port);
 	if (strchr(a, ':')) {
 		struct tr_lb6_key k = {};
 
@@ -739,6 +767,13 @@ static void fill_maps(void)
 	put_vip("203.0.113.15", 80, IPPROTO_TCP, 99, 1, 0); /* ring missing */
 	put_vip("203.0.113.16", 80, IPPROTO_TCP, 1, 1, 0);
 	put_vip("203.0.113.17", 80, IPPROTO_TCP, 8, 1, 0);
+	/* the generation rows: their own keys, rings and a backend */
+	put_be(11, AF_INET, "10.1.0.5", 8080, 0, NULL, true);
+	put_ring1(11, 11);
+	put_ring1(12, 2);
+	put_vip("203.0.113.18", 80, IPPROTO_TCP, 1, 1, 0);
+	put_vip("203.0.113.19", 80, IPPROTO_TCP, 1, 1, 0);
+	put_vip("203.0.113.20", 80, IPPROTO_TCP, 11, 1, 0);
 	put_vip("192.0.2.1", 30080, IPPROTO_TCP, 1, 1, 0);  /* NodePort */
 	put_vip("2001:db8:100::10", 80, IPPROTO_TCP, 6, 1, 0);
 	put_vip("2001:db8:100::10", 53, IPPROTO_UDP, 6, 1, 0);
@@ -813,6 +848,40 @@ static void vip10_ring_to_remote(void)
 	put_ring1(10, 2); /* VIP 203.0.113.10:80 now has only node B's backend */
 }
 
+static void gen_moves(void)
+{
+	bump_gen();
+}
+
+/* 203.0.113.18:80 is removed; the agent moves the generation after. */
+static void vip18_removed(void)
+{
+	struct tr_lb4_key k = { .port = htons(80), .proto = IPPROTO_TCP };
+
+	addr(AF_INET, "203.0.113.18", (uint8_t *)&k.addr);
+	assert_int_equal(bpf_map_delete_elem(bpf_map__fd(skel->maps.tr_xdp4_vip), &k), 0);
+	bump_gen();
+}
+
+/* 203.0.113.19:80 now belongs to service 12 (node B's backend). */
+static void vip19_other_service(void)
+{
+	put_vip("203.0.113.19", 80, IPPROTO_TCP, 12, 1, 0);
+	bump_gen();
+}
+
+/* Backend 11 goes (its id zeroed) and its service's ring points to node
+ * B's backend; the generation stays: no key changed. */
+static void be11_removed(void)
+{
+	static const struct tr_xdp_be unused;
+	uint32_t id = 11;
+
+	put_ring1(11, 2);
+	assert_int_equal(
+		bpf_map_update_elem(bpf_map__fd(skel->maps.tr_xdp_backend), &id, &unused, 0), 0);
+}
+
 static void vip11_ring_to_local(void)
 {
 	put_ring1(2, 1); /* VIP 203.0.113.11:80: this node's rings now agree with B's */
@@ -821,6 +890,7 @@ static void vip11_ring_to_local(void)
 static const struct ip_spec outer_b_to_a = { AF_INET, "192.0.2.2", "192.0.2.1", .df = true };
 static const struct ip_spec outer_a_to_c = { AF_INET, "192.0.2.1", "192.0.2.3", .df = true };
 static const struct ip_spec outer_a_to_d = { AF_INET, "192.0.2.1", "100.64.0.4", .df = true };
+static const struct ip_spec outer_a_to_b = { AF_INET, "192.0.2.1", "192.0.2.2", .df = true };
 static const struct ip_spec outer6_b_to_a = { AF_INET6, "2001:db8::2", "2001:db8::1" };
 static const struct ip_spec outer6_a_to_b = { AF_INET6, "2001:db8::1", "2001:db8::2" };
 
@@ -874,6 +944,11 @@ static const struct row rows[] = {
 	  XDP_REDIRECT, 0,
 	  { { AF_INET, CLIENT, "10.1.0.5", .ttl = 63, .df = true }, IPPROTO_TCP, 40000, 8080, ACK, 10, TO_POD },
 	  { TR_STAT_XDP_LOCAL }, vip10_ring_to_remote },
+	{ "the generation moves, the key stays: the flow keeps its backend", XDP,
+	  { { AF_INET, CLIENT, "203.0.113.10", .df = true }, IPPROTO_TCP, 40000, 80, ACK, 10 },
+	  XDP_REDIRECT, 0,
+	  { { AF_INET, CLIENT, "10.1.0.5", .ttl = 63, .df = true }, IPPROTO_TCP, 40000, 8080, ACK, 10, TO_POD },
+	  { TR_STAT_XDP_LOCAL }, gen_moves },
 	{ "a new flow takes the new ring: IPIP to node B, back out the uplink", XDP,
 	  { { AF_INET, CLIENT, "203.0.113.10", .df = true, .tos = 0x28 }, IPPROTO_TCP, 40001, 80, SYN },
 	  XDP_REDIRECT, 0,
@@ -1024,6 +1099,38 @@ static const struct row rows[] = {
 	  XDP_REDIRECT, 0,
 	  { { AF_INET, "198.51.100.30", "10.1.0.5", .ttl = 63, .df = true }, IPPROTO_TCP, 42002, 8080, SYN, TO_POD },
 	  { TR_STAT_XDP_DECAP, TR_STAT_XDP_LOCAL }, vip11_ring_to_local },
+
+	/* connection entries and the generation (include/trestle/xdp.h) */
+	{ "a flow to 203.0.113.18 (to be removed)", XDP,
+	  { { AF_INET, CLIENT, "203.0.113.18", .df = true }, IPPROTO_TCP, 40200, 80, SYN },
+	  XDP_REDIRECT, 0,
+	  { { AF_INET, CLIENT, "10.1.0.5", .ttl = 63, .df = true }, IPPROTO_TCP, 40200, 8080, SYN, TO_POD },
+	  { TR_STAT_XDP_NEW, TR_STAT_XDP_LOCAL } },
+	{ "its key removed, the generation moved: the flow's packets are not ours", XDP,
+	  { { AF_INET, CLIENT, "203.0.113.18", .df = true }, IPPROTO_TCP, 40200, 80, ACK, 10 },
+	  XDP_PASS, SAME, {}, { 0 }, vip18_removed },
+	{ "a flow to 203.0.113.19 (to change service)", XDP,
+	  { { AF_INET, CLIENT, "203.0.113.19", .df = true }, IPPROTO_TCP, 40201, 80, SYN },
+	  XDP_REDIRECT, 0,
+	  { { AF_INET, CLIENT, "10.1.0.5", .ttl = 63, .df = true }, IPPROTO_TCP, 40201, 8080, SYN, TO_POD },
+	  { TR_STAT_XDP_NEW, TR_STAT_XDP_LOCAL } },
+	{ "its address now another service's: balanced anew, IPIP to node B", XDP,
+	  { { AF_INET, CLIENT, "203.0.113.19", .df = true }, IPPROTO_TCP, 40201, 80, ACK, 10 },
+	  XDP_REDIRECT, 0,
+	  { { AF_INET, CLIENT, "203.0.113.19", .df = true }, IPPROTO_TCP, 40201, 80, ACK, 10,
+	    .outer = &outer_a_to_b, TO_NODEB },
+	  { TR_STAT_XDP_NEW, TR_STAT_XDP_ENCAP }, vip19_other_service },
+	{ "a flow to 203.0.113.20 (its backend to be removed)", XDP,
+	  { { AF_INET, CLIENT, "203.0.113.20", .df = true }, IPPROTO_TCP, 40202, 80, SYN },
+	  XDP_REDIRECT, 0,
+	  { { AF_INET, CLIENT, "10.1.0.5", .ttl = 63, .df = true }, IPPROTO_TCP, 40202, 8080, SYN, TO_POD },
+	  { TR_STAT_XDP_NEW, TR_STAT_XDP_LOCAL } },
+	{ "its backend's id zeroed: stale, balanced anew on the new ring", XDP,
+	  { { AF_INET, CLIENT, "203.0.113.20", .df = true }, IPPROTO_TCP, 40202, 80, ACK, 10 },
+	  XDP_REDIRECT, 0,
+	  { { AF_INET, CLIENT, "203.0.113.20", .df = true }, IPPROTO_TCP, 40202, 80, ACK, 10,
+	    .outer = &outer_a_to_b, TO_NODEB },
+	  { TR_STAT_XDP_CT_STALE, TR_STAT_XDP_ENCAP }, be11_removed },
 
 	/* malformed: dropped and counted, never a crash */
 	{ "an Ethernet header alone (type IPv4)", XDP,

@@ -239,7 +239,13 @@ else t_fail "status text names up0's mode" "$(head -20 <<<"$txt" | tr '\n' ' ')"
 
 # --- an agent started without --uplink takes its XDP programs away ---
 topo_agent_stop n2
+# and an upgrade from ABI 3 removes the pins of the maps whose layout
+# changed (a stand-in for the old backend table)
+bpftool map create "$(topo_pin n2)/tr_xdp_be" type hash key 4 value 56 entries 4 name tr_xdp_be ||
+	t_fail "a stand-in for ABI 3's tr_xdp_be pinned on n2"
 topo_agent n2 || t_abort agent-n2-restart "agent on n2 did not restart"
+if [[ -e "$(topo_pin n2)/tr_xdp_be" ]]; then t_fail "the restarted agent removed ABI 3's tr_xdp_be pin"
+else t_ok "the restarted agent removed ABI 3's tr_xdp_be pin"; fi
 if ip -n "$(topo_ns n2)" link show fab0 | grep -q 'prog/xdp' ||
 	ip -n "$TOPO_PREFIX-fab" link show n2 | grep -q 'prog/xdp'; then
 	t_fail "n2 restarted without --uplink: XDP gone from fab0 and its peer" "$(ip -n "$(topo_ns n2)" link show fab0 | tr '\n' ' ')"

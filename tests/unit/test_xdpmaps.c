@@ -27,14 +27,18 @@
 #include "xdp_compile.h"
 #include "xdpmaps.h"
 
-#define SVC(eps)                                                                   \
+#define PORTS_HTTP "{name: http, port: 80, targetPort: 8080}"
+#define PORTS_BOTH PORTS_HTTP ", {name: dns, protocol: UDP, port: 53, targetPort: 5353}"
+#define SVC(eps) SVC_PORTS(PORTS_BOTH, eps)
+#define SVC1(eps) SVC_PORTS(PORTS_HTTP, eps) /* without the dns port */
+#define SVC_PORTS(ports, eps)                                                      \
 	"apiVersion: v1\n"                                                         \
 	"kind: Service\n"                                                          \
 	"metadata: {name: web}\n"                                                  \
 	"spec:\n"                                                                  \
 	"  type: LoadBalancer\n"                                                   \
 	"  clusterIP: 10.96.0.10\n"                                                \
-	"  ports: [{name: http, port: 80, targetPort: 8080}, {name: dns, protocol: UDP, port: 53, targetPort: 5353}]\n" \
+	"  ports: [" ports "]\n"                                                    \
 	"status: {loadBalancer: {ingress: [{ip: 198.51.100.1}]}}\n"                \
 	"---\n"                                                                    \
 	"apiVersion: discovery.k8s.io/v1\n"                                        \
@@ -89,13 +93,14 @@ static int setup(void **state)
 		       BPF_F_NO_PREALLOC);
 	s->f.vip6 = mk(BPF_MAP_TYPE_HASH, sizeof(struct tr_lb6_key), sizeof(struct tr_xdp_svc), 16,
 		       BPF_F_NO_PREALLOC);
-	s->f.be = mk(BPF_MAP_TYPE_HASH, 4, sizeof(struct tr_xdp_be), 64, BPF_F_NO_PREALLOC);
+	s->f.be = mk(BPF_MAP_TYPE_ARRAY, 4, sizeof(struct tr_xdp_be), 64, 0);
+	s->f.ports = mk(BPF_MAP_TYPE_ARRAY, 4, 8, TR_XDP_PORT_WORDS, 0);
 	inner = mk(BPF_MAP_TYPE_ARRAY, 4, 4, 1, BPF_F_INNER_MAP);
 	oo.inner_map_fd = inner;
 	s->f.ring = bpf_map_create(BPF_MAP_TYPE_HASH_OF_MAPS, NULL, 4, 4, 64, &oo);
 	close(inner);
 	assert_true(s->f.cfg >= 0 && s->f.vip4 >= 0 && s->f.vip6 >= 0 && s->f.be >= 0 &&
-		    s->f.ring >= 0);
+		    s->f.ring >= 0 && s->f.ports >= 0);
 	*state = s;
 	return 0;
 }
@@ -112,6 +117,7 @@ static int teardown(void **state)
 	close(s->f.vip6);
 	close(s->f.be);
 	close(s->f.ring);
+	close(s->f.ports);
 	free(s);
 	return 0;
 }
@@ -141,6 +147,36 @@ static size_t count(int fd, size_t ksz)
 		c++;
 	}
 	return c;
+}
+
+/* Backend ids in use (the array's entries with a family). */
+static size_t count_be(struct st *s)
+{
+	struct tr_xdp_be v;
+	size_t c = 0;
+
+	for (uint32_t id = 0; id < 64; id++)
+		if (!bpf_map_lookup_elem(s->f.be, &id, &v) && v.family)
+			c++;
+	return c;
+}
+
+static bool port_bit(struct st *s, uint16_t port)
+{
+	uint32_t w = port / 64;
+	uint64_t v = 0;
+
+	assert_int_equal(bpf_map_lookup_elem(s->f.ports, &w, &v), 0);
+	return (v >> (port % 64)) & 1;
+}
+
+static uint32_t gen(struct st *s)
+{
+	struct tr_xdp_cfg c = {};
+	uint32_t zero = 0;
+
+	assert_int_equal(bpf_map_lookup_elem(s->f.cfg, &zero, &c), 0);
+	return c.gen;
 }
 
 /* Apply yaml; returns xdpmaps_apply's result. */
@@ -223,6 +259,10 @@ static void test_apply_and_drain(void **state)
 	ring_http = vip(s, 80, TR_PROTO_TCP).ring;
 	ring_dns = vip(s, 53, TR_PROTO_UDP).ring;
 	assert_int_equal(vip(s, 80, TR_PROTO_TCP).ring_size, 4099); /* maglev_size(3) */
+	/* the keys' ports are marked; the generation moved once */
+	assert_true(port_bit(s, 80) && port_bit(s, 53));
+	assert_false(port_bit(s, 81) || port_bit(s, 8080));
+	assert_int_equal(gen(s), 1);
 
 	/* b1 leaves the endpoints; its Pod stays: it drains, its id stays */
 	assert_int_equal(apply(s, SVC("[" EP("10.244.1.11", "n1") ", " EP("10.244.2.10", "n2") "]")
@@ -249,7 +289,22 @@ static void test_apply_and_drain(void **state)
 				      POD("b2", "10.244.1.11"), &res, msg), 0);
 	assert_int_equal(res.draining, 0);
 	assert_int_equal(be_id(s, "10.244.1.10", 8080), 0);
-	assert_int_equal(count(s->f.be, 4), 4);
+	assert_int_equal(count_be(s), 4);
+	assert_int_equal(gen(s), 4); /* one per apply: no key was removed */
+
+	/* the dns port goes: its key is removed, then its bit; the generation
+	 * moves twice (before and after the removal) */
+	assert_int_equal(apply(s, SVC1("[" EP("10.244.1.11", "n1") ", " EP("10.244.2.10", "n2") "]")
+				      POD("b2", "10.244.1.11"), &res, msg), 0);
+	assert_int_equal(count(s->f.vip4, sizeof(struct tr_lb4_key)), 1);
+	assert_true(port_bit(s, 80));
+	assert_false(port_bit(s, 53));
+	assert_int_equal(gen(s), 6);
+	assert_int_equal(count_be(s), 3); /* the remote dns backend is gone; b2:5353 drains (its Pod stays) */
+	assert_int_equal(apply(s, SVC("[" EP("10.244.1.11", "n1") ", " EP("10.244.2.10", "n2") "]")
+				      POD("b2", "10.244.1.11"), &res, msg), 0);
+	assert_true(port_bit(s, 53));
+	assert_int_equal(gen(s), 7);
 
 	/* a restart adopts: ids and keys carry over, rings are rebuilt */
 	xdpmaps_free(&s->xs);
@@ -259,6 +314,8 @@ static void test_apply_and_drain(void **state)
 	assert_int_equal(be_id(s, "10.244.1.11", 8080), b2);
 	assert_int_equal(res.rings_written, 2);
 	assert_int_equal(count(s->f.ring, 4), 2);
+	assert_int_equal(count_be(s), 4);
+	assert_int_equal(gen(s), 8); /* carried over from the map, moved on */
 }
 
 static void test_capacity(void **state)
@@ -267,6 +324,7 @@ static void test_capacity(void **state)
 	struct xdpmaps_result res;
 	char msg[256];
 	size_t rings, bes;
+	uint32_t g;
 
 	if (!s)
 		skip();
@@ -274,7 +332,8 @@ static void test_capacity(void **state)
 	assert_int_equal(apply(s, SVC("[" EP("10.244.1.11", "n1") "]") POD("b2", "10.244.1.11"),
 			       &res, msg), 0);
 	rings = count(s->f.ring, 4);
-	bes = count(s->f.be, 4);
+	bes = count_be(s);
+	g = gen(s);
 	/* tr_xdp4_vip holds 3 here: two more external addresses (6 keys) do
 	 * not fit next to the 2 of the running state */
 	assert_int_equal(apply(s,
@@ -289,7 +348,9 @@ static void test_capacity(void **state)
 	/* nothing changed */
 	assert_int_equal(count(s->f.vip4, sizeof(struct tr_lb4_key)), 2);
 	assert_int_equal(count(s->f.ring, 4), rings);
-	assert_int_equal(count(s->f.be, 4), bes);
+	assert_int_equal(count_be(s), bes);
+	assert_int_equal(gen(s), g);
+	assert_false(port_bit(s, 81));
 }
 
 int main(void)
