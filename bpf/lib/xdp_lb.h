@@ -571,7 +571,7 @@ static __always_inline int xlb_decide(void *data, void *data_end, const struct x
 	const struct tr_xdp_be *be = NULL;
 	struct tr_xdp_ct *ct;
 	struct xflow f;
-	bool fresh = false;
+	bool fresh = false, syn;
 	__u32 id = 0;
 	int r;
 
@@ -582,19 +582,20 @@ static __always_inline int xlb_decide(void *data, void *data_end, const struct x
 		return xlb_decide_icmp(data, data_end, p, dec, seed);
 	if (!p->l4 || !xlb_port_used(p->dport))
 		return XD_PASS;
+	syn = p->proto == IPPROTO_TCP &&
+	      (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN;
 
 	ct = xlb_ct_of(p);
-	if (ct && ct->gen == gen) {
-		/* established: no service lookup, no struct xflow */
-		id = ct->backend_id;
-		be = xlb_be(id);
-		if (be && !(decap && !(be->flags & TR_XDP_BE_F_LOCAL)) &&
-		    be->family == p->family && !(p->proto == IPPROTO_TCP && (p->tcp_flags & TCP_FLAG_SYN)) &&
-		    p->frag == XF_NONE) {
+	if (ct && ct->gen == gen && !syn && p->frag == XF_NONE) {
+		/* established: no service lookup, no struct xflow; anything
+		 * unusual about the entry takes the full path below */
+		be = xlb_be(ct->backend_id);
+		if (be && be->family == p->family &&
+		    (!decap || (be->flags & TR_XDP_BE_F_LOCAL))) {
 			r = xlb_deny(p);
 			if (r)
 				return r;
-			xdec_set(dec, p->daddr, p->dport, be, id);
+			xdec_set(dec, p->daddr, p->dport, be, ct->backend_id);
 			return XD_FWD;
 		}
 		be = NULL;
@@ -641,19 +642,14 @@ static __always_inline int xlb_decide(void *data, void *data_end, const struct x
 	if (be->family != f.family)
 		return stat_reason(TR_REASON_BAD_FAMILY);
 
-	if (be->flags & TR_XDP_BE_F_LOCAL) {
-		/* a new flow, or a new connection reusing a known tuple */
-		bool syn = p->proto == IPPROTO_TCP &&
-			   (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN;
-
-		if (fresh || syn) {
-			r = xlb_authorize(&f, be);
-			if (r)
-				return r;
-			xlb_rnat_save(&f, be, id);
-		}
+	/* a new flow, or a new connection reusing a known tuple */
+	if ((be->flags & TR_XDP_BE_F_LOCAL) && (fresh || syn)) {
+		r = xlb_authorize(&f, be);
+		if (r)
+			return r;
+		xlb_rnat_save(&f, be, id);
 	}
-	if (fresh && svc) {
+	if (fresh && svc) { /* svc: always, when fresh; said for the verifier */
 		struct tr_xdp_ct v = {};
 
 		v.backend_id = id;
