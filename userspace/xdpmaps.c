@@ -58,7 +58,9 @@ static void undo_all(struct undo_log *log)
 	}
 }
 
-/* The port bitmap (include/trestle/xdp.h) as it is. 0 or -errno. */
+/* The port bitmap (include/trestle/xdp.h) as a previous agent left it
+ * (read once, at adoption; then the state holds what was written).
+ * 0 or -errno. */
 static int ports_read(int fd, uint64_t *words)
 {
 	for (uint32_t w = 0; w < TR_XDP_PORT_WORDS; w++)
@@ -199,7 +201,7 @@ int xdpmaps_adopt(const struct xdp_fds *f, struct xdpmaps_state *st)
 
 	memset(st, 0, sizeof(*st));
 	st->next_ring = 1;
-	if ((err = adopt_backends(f->be, st)))
+	if ((err = adopt_backends(f->be, st)) || (err = ports_read(f->ports, st->ports)))
 		return err;
 	while (!bpf_map_get_next_key(f->ring, prev, &next)) {
 		struct xdpmaps_ring *r = realloc(st->rings, (st->n_rings + 1) * sizeof(*r));
@@ -294,7 +296,6 @@ int xdpmaps_apply(const struct xdp_fds *f, struct xdpmaps_state *st,
 	uint32_t next_id = 1;
 	struct tr_xdp_cfg xc = {}, cur_cfg = {};
 	static const struct tr_xdp_be unused; /* an id not in use: zeroes */
-	uint64_t *ports_now = calloc(TR_XDP_PORT_WORDS, sizeof(uint64_t));
 	uint64_t *ports_want = calloc(TR_XDP_PORT_WORDS, sizeof(uint64_t));
 	size_t deleted = 0;
 	uint32_t zero = 0;
@@ -303,7 +304,7 @@ int xdpmaps_apply(const struct xdp_fds *f, struct xdpmaps_state *st,
 
 	memset(res, 0, sizeof(*res));
 	msg[0] = '\0';
-	if (!be_ids || !ring_ids || !vips || !fresh_rings || !ports_now || !ports_want)
+	if (!be_ids || !ring_ids || !vips || !fresh_rings || !ports_want)
 		FAIL(-ENOMEM, NULL, "out of memory");
 
 	/* 1. capacity: old and new side by side at the worst moment (a key
@@ -441,14 +442,12 @@ int xdpmaps_apply(const struct xdp_fds *f, struct xdpmaps_state *st,
 
 	/* 4. the external keys, their ports' bits first (old | new: a port
 	 * still in use by an old key keeps its bit until step 5) */
-	if ((err = ports_read(f->ports, ports_now)))
-		FAIL(err, TR_MAP_XDP_PORTS, "cannot read map %s: %s", TR_MAP_XDP_PORTS, strerror(-err));
 	for (size_t i = 0; i < x->n_fronts; i++)
 		ports_want[x->fronts[i].port / 64] |= 1ull << (x->fronts[i].port % 64);
 	for (uint32_t w = 0; w < TR_XDP_PORT_WORDS; w++) {
-		uint64_t v = ports_now[w] | ports_want[w];
+		uint64_t v = st->ports[w] | ports_want[w];
 
-		if (v != ports_now[w] &&
+		if (v != st->ports[w] &&
 		    (err = put(&log, f->ports, &w, sizeof(w), &v, sizeof(v))))
 			FAIL(err, TR_MAP_XDP_PORTS, "cannot write map %s: %s", TR_MAP_XDP_PORTS, strerror(-err));
 	}
@@ -509,8 +508,9 @@ int xdpmaps_apply(const struct xdp_fds *f, struct xdpmaps_state *st,
 				 TR_MAP_XDP_CFG, strerror(errno));
 	}
 	for (uint32_t w = 0; w < TR_XDP_PORT_WORDS; w++)
-		if ((ports_now[w] | ports_want[w]) != ports_want[w])
+		if ((st->ports[w] | ports_want[w]) != ports_want[w])
 			bpf_map_update_elem(f->ports, &w, &ports_want[w], BPF_ANY);
+	memcpy(st->ports, ports_want, sizeof(st->ports));
 	for (size_t i = 0; i < st->n_rings; i++) {
 		if (st->rings[i].used)
 			rings[n_rings++] = st->rings[i];
@@ -545,7 +545,6 @@ int xdpmaps_apply(const struct xdp_fds *f, struct xdpmaps_state *st,
 	free(ring_ids);
 	free(fresh_rings);
 	free(taken);
-	free(ports_now);
 	free(ports_want);
 	free(log.u);
 	return 0;
@@ -559,7 +558,6 @@ fail:
 	free(ring_ids);
 	free(fresh_rings);
 	free(taken);
-	free(ports_now);
 	free(ports_want);
 	free(vips);
 	free(bes);

@@ -70,6 +70,7 @@ struct xdpmaps_state {
 	size_t n_rings;
 	struct xdpmaps_vip *vips;
 	size_t n_vips;
+	uint64_t ports[TR_XDP_PORT_WORDS]; /* tr_xdp_ports as written */
 	uint32_t next_ring; /* ring ids are never reused while the agent runs */
 	uint64_t hash;      /* of what was applied (with local devices); 0 = unknown */
 };
