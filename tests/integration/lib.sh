@@ -600,3 +600,20 @@ t_metric() {
 	topo_node_run "$node" curl -s "http://127.0.0.1:15020/metrics" 2>/dev/null |
 		grep -E "$re" | awk '{s += $NF} END {print s + 0}'
 }
+
+# t_valgrind_wrapper NAME: writes a script that runs $TRESTLED under
+# memcheck (a leak or memory error makes it exit 99), its log in
+# $TOPO_DIR/valgrind-NAME.log; prints the script's path. Start an agent
+# with it as TRESTLED=$(t_valgrind_wrapper n1) topo_agent n1 ...
+t_valgrind_wrapper() {
+	local w="$TOPO_DIR/trestled-valgrind-$1"
+
+	cat > "$w" <<W
+#!/bin/sh
+exec valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect,possible \\
+	--errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99 \\
+	--suppressions=$T_REPO/tests/valgrind/bpf.supp --log-file=$TOPO_DIR/valgrind-$1.log \\
+	$TRESTLED "\$@"
+W
+	chmod +x "$w" && echo "$w"
+}

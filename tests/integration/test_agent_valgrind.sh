@@ -26,16 +26,8 @@ Y
 }
 { t_web b1; y_pod client n1 "${T_V4[client]} ${T_V6[client]}" "app=client"; policy client; } | t_config mesh.yaml
 
-VG_LOG="$TOPO_DIR/valgrind.log"
-wrapper="$TOPO_DIR/trestled-valgrind"
-cat > "$wrapper" <<W
-#!/bin/sh
-exec valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect,possible \\
-	--errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99 \\
-	--suppressions=$T_REPO/tests/valgrind/bpf.supp --log-file=$VG_LOG \\
-	$TRESTLED "\$@"
-W
-chmod +x "$wrapper"
+VG_LOG="$TOPO_DIR/valgrind-n1.log"
+wrapper=$(t_valgrind_wrapper n1)
 real_trestled=$TRESTLED
 TRESTLED=$wrapper TOPO_AGENT_TIMEOUT=60 topo_agent n1 || t_abort agent "agent under valgrind did not start"
 TRESTLED=$real_trestled

@@ -17,15 +17,7 @@ for w in b3 client2; do t_issue n2 "$w" || t_abort certs "cert issue for $w"; do
 
 real_trestled=$TRESTLED
 for n in n1 n2; do
-	wrapper="$TOPO_DIR/trestled-valgrind-$n"
-	cat > "$wrapper" <<W
-#!/bin/sh
-exec valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect,possible \\
-	--errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99 \\
-	--suppressions=$T_REPO/tests/valgrind/bpf.supp --log-file=$TOPO_DIR/valgrind-$n.log \\
-	$real_trestled "\$@"
-W
-	chmod +x "$wrapper"
+	wrapper=$(t_valgrind_wrapper "$n")
 	TRESTLED=$wrapper TOPO_AGENT_TIMEOUT=90 topo_agent "$n" --certs "$(t_certs_dir "$n")" ||
 		t_abort "agent-$n" "agent under valgrind did not start"
 done

@@ -32,16 +32,8 @@ lb_web() {
 }
 lb_web "b1 b2 b3" | t_config web.yaml
 
-VG_LOG="$TOPO_DIR/valgrind.log"
-wrapper="$TOPO_DIR/trestled-valgrind"
-cat > "$wrapper" <<W
-#!/bin/sh
-exec valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect,possible \\
-	--errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99 \\
-	--suppressions=$T_REPO/tests/valgrind/bpf.supp --log-file=$VG_LOG \\
-	$TRESTLED "\$@"
-W
-chmod +x "$wrapper"
+VG_LOG="$TOPO_DIR/valgrind-n1.log"
+wrapper=$(t_valgrind_wrapper n1)
 real_trestled=$TRESTLED
 TRESTLED=$wrapper TOPO_AGENT_TIMEOUT=90 topo_agent n1 --uplink up0 --uplink fab0 ||
 	t_abort agent-n1 "agent under valgrind did not start"
