@@ -547,15 +547,17 @@ static void audit_reload(struct agent *a, const struct tr_config *cfg,
  */
 static void apply_tunnels(struct agent *a, const struct tr_config *cfg)
 {
+	size_t changed = 0;
 	char msg[256];
 
 	if (a->tmaps.cfg < 0)
 		return;
-	if (tunmaps_sync_peerauth(&a->tmaps, cfg, &a->pstate.workloads, msg, sizeof(msg)))
+	if (tunmaps_sync_peerauth(&a->tmaps, cfg, &a->pstate.workloads, &changed, msg,
+				  sizeof(msg)))
 		log_error("PeerAuthentication not fully applied: %s", msg);
 	if (!a->certs) {
 		tunmaps_set_cfg(&a->tmaps, cfg, a->opt.node, false);
-		return;
+		goto out;
 	}
 	if (strcmp(a->trust_domain, cfg->mesh.trust_domain)) {
 		snprintf(a->trust_domain, sizeof(a->trust_domain), "%s", cfg->mesh.trust_domain);
@@ -570,6 +572,12 @@ static void apply_tunnels(struct agent *a, const struct tr_config *cfg)
 			log_error("out of memory building the tunnels' view of the mesh");
 	}
 	tunmaps_set_cfg(&a->tmaps, cfg, a->opt.node, a->tunnels != NULL);
+out:
+	/* said once the modes are live: they move neither the generation
+	 * nor the policy epoch, so this line is how a change is seen */
+	if (changed)
+		log_info("PeerAuthentication applied: %zu (workload, port) modes other than PERMISSIVE, %zu changed",
+			 a->tmaps.n_pa, changed);
 }
 
 /* Read, validate, compile and apply the configuration. Never fatal. */

@@ -133,7 +133,7 @@ static __u32 kmode(enum tr_mtls_mode m)
 }
 
 int tunmaps_sync_peerauth(struct tunmaps *t, const struct tr_config *cfg,
-			  const struct idtable *workloads, char *msg, size_t len)
+			  const struct idtable *workloads, size_t *changed, char *msg, size_t len)
 {
 	struct pa_entry *want = NULL;
 	size_t n = 0, cap = 0;
@@ -141,6 +141,7 @@ int tunmaps_sync_peerauth(struct tunmaps *t, const struct tr_config *cfg,
 	enum tr_mtls_mode modes[MAX_PORTS_PER_POD];
 	int err = 0;
 
+	*changed = 0;
 	for (size_t i = 0; i < cfg->n_pods; i++) {
 		const struct tr_pod *pod = &cfg->pods[i];
 		enum tr_mtls_mode dflt;
@@ -197,11 +198,15 @@ int tunmaps_sync_peerauth(struct tunmaps *t, const struct tr_config *cfg,
 		if (bpf_map_update_elem(t->peerauth, &want[i].key, &want[i].val, BPF_ANY)) {
 			err = -errno;
 			snprintf(msg, len, "map %s: %s", TR_MAP_PEERAUTH, strerror(errno));
+		} else {
+			(*changed)++;
 		}
 	}
 	for (size_t i = 0; i < t->n_pa; i++)
-		if (!n || !bsearch(&t->pa[i], want, n, sizeof(*want), pa_cmp))
+		if (!n || !bsearch(&t->pa[i], want, n, sizeof(*want), pa_cmp)) {
 			bpf_map_delete_elem(t->peerauth, &t->pa[i].key);
+			(*changed)++;
+		}
 	free(t->pa);
 	t->pa = want;
 	t->n_pa = n;

@@ -40,9 +40,10 @@ int tunmaps_set_cfg(struct tunmaps *t, const struct tr_config *cfg, const char *
 		    bool enabled);
 
 /* Bring tr_peerauth to cfg's PeerAuthentications. Only modes other than
- * PERMISSIVE (the kernel's default) are written. 0 or -errno (msg).
- * Call before tunmaps_set_cfg, which publishes which modes exist. */
+ * PERMISSIVE (the kernel's default) are written; *changed counts the
+ * entries written or removed. 0 or -errno (msg). Call before
+ * tunmaps_set_cfg, which publishes which modes exist. */
 int tunmaps_sync_peerauth(struct tunmaps *t, const struct tr_config *cfg,
-			  const struct idtable *workloads, char *msg, size_t len);
+			  const struct idtable *workloads, size_t *changed, char *msg, size_t len);
 
 #endif /* TRESTLE_TUNMAPS_H */

@@ -522,26 +522,33 @@ t_log_wait() {
 	return 1
 }
 
-# t_reconfig_policy FILE: like t_config, then wait until every running agent
-# has logged a new "authorization applied" (policy changes move the policy
-# epoch, not the configuration generation). Returns 1 (and says where and
-# the agent's last error) if one did not within 10 s.
-t_reconfig_policy() {
-	local f=$1 node rc=0
+# t_reconfig_logged FILE REGEX: like t_config, then wait until every
+# running agent has logged a new line matching REGEX. Returns 1 (and says
+# where and the agent's last error) if one did not within 10 s.
+t_reconfig_logged() {
+	local f=$1 re=$2 node rc=0
 	declare -A mark=()
 	for node in "${TOPO_NODES[@]}"; do
 		[[ -n $(topo_agent_pid "$node") ]] && mark[$node]=$(t_log_mark "$node")
 	done
 	t_config "$f"
 	for node in "${!mark[@]}"; do
-		if ! t_log_wait "$node" "${mark[$node]}" 'authorization applied' 10; then
-			t_info "agent on $node did not apply the policies in $f: $(tail -n "+$((mark[$node] + 1))" \
+		if ! t_log_wait "$node" "${mark[$node]}" "$re" 10; then
+			t_info "agent on $node did not apply $f ('$re' not logged): $(tail -n "+$((mark[$node] + 1))" \
 				"$(topo_agent_log "$node")" | grep -E 'error|refused' | tail -n 2 | tr '\n' ' ')"
 			rc=1
 		fi
 	done
 	return $rc
 }
+
+# t_reconfig_policy FILE: t_config, then every agent's "authorization
+# applied" (policy changes move the policy epoch, not the generation).
+t_reconfig_policy() { t_reconfig_logged "$1" 'authorization applied'; }
+
+# t_reconfig_peerauth FILE: t_config, then every agent's "PeerAuthentication
+# applied" (mTLS modes move neither the generation nor the policy epoch).
+t_reconfig_peerauth() { t_reconfig_logged "$1" 'PeerAuthentication applied'; }
 
 # --- mTLS ---------------------------------------------------------------------
 

@@ -99,7 +99,7 @@ spec:
     mode: $1
 Y
 }
-pa STRICT | t_reconfig pa.yaml || t_info "PeerAuthentication not applied everywhere"
+pa STRICT | t_reconfig_peerauth pa.yaml || t_info "PeerAuthentication not applied everywhere"
 d0=$(t_stat n2 mtls_required)
 out=$(topo_node_run n1 "$TR_CLIENT" --connect "${T_V4[b3]}:8080" --tcp -n 2 --timeout 1500 --json 2>/dev/null)
 d1=$(t_stat n2 mtls_required)
@@ -110,11 +110,11 @@ t_jq "STRICT: the meshed client on n1 still reaches b3, through the tunnel" "$T_
 t_client n2 client2 --connect "${T_V4[b3]}:8080" --tcp -n 5
 t_jq "STRICT: same-node client2 reaches b3 in clear (never leaves the node)" "$T_OUT" '.ok == 5'
 
-pa PERMISSIVE | t_reconfig pa.yaml || true
+pa PERMISSIVE | t_reconfig_peerauth pa.yaml || true
 out=$(topo_node_run n1 "$TR_CLIENT" --connect "${T_V4[b3]}:8080" --tcp -n 2 --json 2>/dev/null)
 t_jq "PERMISSIVE: plaintext from outside the mesh is accepted" "$out" '.ok == 2'
 
-cat <<Y | t_reconfig pa.yaml || true
+cat <<Y | t_reconfig_peerauth pa.yaml || true
 ---
 apiVersion: security.istio.io/v1
 kind: PeerAuthentication
@@ -139,7 +139,7 @@ t_check "portLevelMtls DISABLE on 8080: not tunneled (steered $s0 -> $s1)" test 
 
 # counting off (--no-l4-metrics) does not take the tunnel's hand-over away:
 # sockops stays attached while mTLS is on
-pa PERMISSIVE | t_reconfig pa.yaml || true
+pa PERMISSIVE | t_reconfig_peerauth pa.yaml || true
 topo_agent_stop n1 TERM
 topo_agent n1 --certs "$(t_certs_dir n1)" --no-l4-metrics || t_abort agent-n1 "restart with --no-l4-metrics"
 s0=$(t_stat n1 tunnel_steered)
