@@ -147,8 +147,7 @@ static __always_inline int lb6_xlate(struct bpf_sock_addr *ctx, __u32 stat, bool
 static __always_inline const struct tr_sk *sk_rev(struct bpf_sock_addr *ctx,
 						  const __be32 *addr, __u8 family)
 {
-	__u64 cookie = bpf_get_socket_cookie(ctx);
-	const struct tr_sk *m = bpf_map_lookup_elem(&tr_sk, &cookie);
+	const struct tr_sk *m = sk_state(ctx->sk, false);
 
 	if (!m || !(m->flags & TR_SK_F_LB) || m->family != family ||
 	    m->bport != (__be16)ctx->user_port || m->backend[0] != addr[0])
@@ -347,10 +346,9 @@ static __always_inline int tun_steer(struct bpf_sock_addr *ctx, const struct soc
 				     bool v6)
 {
 	const struct tr_tun_cfg *cfg;
-	struct tr_sk *m, fresh = {};
+	struct tr_sk *m;
 	__be32 dst[4] = {};
 	__be16 dport = (__be16)ctx->user_port;
-	__u64 cookie;
 	bool mapped = false;
 	__u8 family = TR_AF_INET;
 
@@ -381,24 +379,21 @@ static __always_inline int tun_steer(struct bpf_sock_addr *ctx, const struct soc
 				 : !(cfg->node6[0] | cfg->node6[1] | cfg->node6[2] | cfg->node6[3]))
 		return refuse(TR_REASON_TUNNEL_UNAVAILABLE);
 
-	cookie = bpf_get_socket_cookie(ctx);
-	m = bpf_map_lookup_elem(&tr_sk, &cookie);
-	if (!m || !(m->flags & TR_SK_F_LB)) {
+	m = sk_state(ctx->sk, true);
+	if (!m) {
+		stat_inc(TR_STAT_SK_FULL);
+		return refuse(TR_REASON_TUNNEL_UNAVAILABLE);
+	}
+	if (!(m->flags & TR_SK_F_LB)) {
 		/* a direct connect: the application asked for the backend */
-		fresh.vip[0] = dst[0];
-		fresh.vip[1] = dst[1];
-		fresh.vip[2] = dst[2];
-		fresh.vip[3] = dst[3];
-		fresh.vport = dport;
-		fresh.family = family;
-		fresh.flags = TR_SK_F_LB;
-		if (bpf_map_update_elem(&tr_sk, &cookie, &fresh, BPF_ANY)) {
-			stat_inc(TR_STAT_SK_FULL);
-			return refuse(TR_REASON_TUNNEL_UNAVAILABLE);
-		}
-		m = bpf_map_lookup_elem(&tr_sk, &cookie);
-		if (!m)
-			return refuse(TR_REASON_TUNNEL_UNAVAILABLE);
+		__builtin_memset(m, 0, sizeof(*m));
+		m->vip[0] = dst[0];
+		m->vip[1] = dst[1];
+		m->vip[2] = dst[2];
+		m->vip[3] = dst[3];
+		m->vport = dport;
+		m->family = family;
+		m->flags = TR_SK_F_LB;
 	}
 	m->orig[0] = dst[0];
 	m->orig[1] = dst[1];
@@ -438,22 +433,17 @@ static __always_inline int tun_steer(struct bpf_sock_addr *ctx, const struct soc
  */
 static __always_inline int redir_mark(struct bpf_sock_addr *ctx, const struct sock_who *who)
 {
-	struct tr_sk *m, fresh = {};
-	__u64 cookie;
+	struct tr_sk *m;
 
 	if (ctx->protocol != IPPROTO_TCP || !who->src || !who->dst ||
 	    (who->dst->flags & (TR_IP_F_WORKLOAD | TR_IP_F_LOCAL)) !=
 		    (TR_IP_F_WORKLOAD | TR_IP_F_LOCAL) ||
 	    redir_mode(NULL) == TR_REDIR_OFF)
 		return SYS_PROCEED;
-	cookie = bpf_get_socket_cookie(ctx);
-	m = bpf_map_lookup_elem(&tr_sk, &cookie);
-	if (m) {
+	m = sk_state(ctx->sk, true);
+	if (m)
 		m->flags |= TR_SK_F_REDIR;
-		return SYS_PROCEED;
-	}
-	fresh.flags = TR_SK_F_REDIR;
-	if (bpf_map_update_elem(&tr_sk, &cookie, &fresh, BPF_ANY))
+	else
 		stat_inc(TR_STAT_SK_FULL); /* not redirected, nothing else lost */
 	return SYS_PROCEED;
 }
@@ -532,20 +522,4 @@ int tr_getpeername6(struct bpf_sock_addr *ctx)
 {
 	lb6_revert(ctx);
 	return SYS_PROCEED;
-}
-
-/*
- * The application released the socket. This runs before TCP closes it, so
- * an entry that sockops counted as opened stays until sockops sees
- * TCP_CLOSE, counts the close and removes it; every other entry goes now.
- */
-SEC("cgroup/sock_release")
-int tr_sock_release(struct bpf_sock *ctx)
-{
-	__u64 cookie = bpf_get_socket_cookie(ctx);
-	const struct tr_sk *m = bpf_map_lookup_elem(&tr_sk, &cookie);
-
-	if (m && !(m->flags & TR_SK_F_COUNTED))
-		bpf_map_delete_elem(&tr_sk, &cookie);
-	return 1;
 }

@@ -371,11 +371,9 @@ static __always_inline void on_established(struct bpf_sock_ops *ctx, bool active
 	struct tr_sk *m = NULL;
 	struct tr_l4_key key, dst;
 	bool both = false;
-	__u64 cookie;
 
 	if (active) {
-		cookie = bpf_get_socket_cookie(ctx);
-		m = bpf_map_lookup_elem(&tr_sk, &cookie);
+		m = sk_state(ctx->sk, false);
 		if (m && (m->flags & TR_SK_F_TUNNEL))
 			tun_handover(ctx, m);
 		if (m && (m->flags & TR_SK_F_REDIR) && redir_mode(NULL) != TR_REDIR_OFF)
@@ -389,8 +387,6 @@ static __always_inline void on_established(struct bpf_sock_ops *ctx, bool active
 		return;
 	if (!active && both)
 		return; /* the connecting end, on this node too, counts it */
-	if (m)
-		m->flags |= TR_SK_F_COUNTED; /* sock_release keeps it for the close */
 	if (rs)
 		rs->flags |= TR_RS_F_COUNTED;
 	count(&key, 1, 0, 0, 0);
@@ -432,7 +428,7 @@ static __always_inline void on_state(struct bpf_sock_ops *ctx)
 {
 	struct tr_l4_key key, dst;
 	struct tr_sk *m;
-	__u64 cookie, out, in, rsent = 0, rrcvd = 0;
+	__u64 out, in, rsent = 0, rrcvd = 0;
 	bool active, both = false, redirected, counted = false;
 	__u8 fins;
 
@@ -446,8 +442,7 @@ static __always_inline void on_state(struct bpf_sock_ops *ctx)
 	if (redirected && !counted)
 		return;
 	active = ctx->bpf_sock_ops_cb_flags & BPF_SOCK_OPS_RTO_CB_FLAG;
-	cookie = bpf_get_socket_cookie(ctx);
-	m = active ? bpf_map_lookup_elem(&tr_sk, &cookie) : NULL;
+	m = active ? sk_state(ctx->sk, false) : NULL;
 	if (!sock_key(ctx, active, m, &key, &dst, &both))
 		return;
 	fins = fins_at_close(ctx->args[0]);
@@ -480,9 +475,6 @@ static __always_inline void on_state(struct bpf_sock_ops *ctx)
 		count(&key, 0, 1, out, in);
 		stat_inc(TR_STAT_L4_CLOSED);
 	}
-	/* a VIP connect's entry, kept by sock_release for this moment */
-	if (m)
-		bpf_map_delete_elem(&tr_sk, &cookie);
 }
 
 SEC("sockops")

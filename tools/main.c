@@ -269,6 +269,8 @@ long cli_map_entries(int fd, const struct bpf_map_info *info)
 		return info->max_entries;
 	case BPF_MAP_TYPE_RINGBUF:
 		return -EOPNOTSUPP; /* no entries: max_entries is bytes */
+	case BPF_MAP_TYPE_SK_STORAGE:
+		return -EOPNOTSUPP; /* entries live in the sockets: not listed */
 	default:
 		return pins_map_count(fd, info->key_size);
 	}

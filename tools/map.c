@@ -486,7 +486,7 @@ const struct map_desc map_descs[] = {
 	/* key layout private to bpf/tc.bpf.c: not checked, dumped as hex */
 	{ TR_MAP_CT_UDP, BPF_MAP_TYPE_LRU_HASH, 0, 0, NULL, NULL },
 	{ TR_MAP_L4_STAT, BPF_MAP_TYPE_PERCPU_HASH, 0, 0, NULL, NULL },
-	{ TR_MAP_SK, BPF_MAP_TYPE_HASH, 0, 0, NULL, NULL },
+	{ TR_MAP_SK, BPF_MAP_TYPE_SK_STORAGE, 0, 0, NULL, NULL },
 	{ TR_MAP_LB_RBE, BPF_MAP_TYPE_HASH, 0, 0, NULL, NULL },
 	{ TR_MAP_WL_ADDR, BPF_MAP_TYPE_HASH, 0, 0, NULL, NULL },
 	{ TR_MAP_TUN_CFG, BPF_MAP_TYPE_ARRAY, sizeof(__u32),
@@ -811,6 +811,11 @@ static int do_dump(int argc, char **argv)
 		return -1;
 	if (ctx.d->type == BPF_MAP_TYPE_RINGBUF) {
 		p_err("%s is a ring buffer, it has no entries to dump (trestled turns its events into the flow log: trestle flows)",
+		      ctx.d->name);
+		return -1;
+	}
+	if (ctx.d->type == BPF_MAP_TYPE_SK_STORAGE) {
+		p_err("%s is socket-local storage: its entries live in the sockets and cannot be listed (trestle stats counts failed allocations as sk_table_full)",
 		      ctx.d->name);
 		return -1;
 	}

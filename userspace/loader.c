@@ -210,6 +210,33 @@ static int redir_start(struct tr_loader *l, const struct loader_opts *lopts)
 	return 0;
 }
 
+/*
+ * Remove what an agent of an older ABI pinned and this one has no use
+ * for: links of programs it no longer has (detached), maps whose layout
+ * or type changed. Called once the new programs are attached, so the old
+ * ones are never all gone while neither set runs.
+ */
+static void unpin_former(const char *bpffs)
+{
+	static const char *const maps[] = { TR_FORMER_MAPS };
+	static const char *const links[] = { TR_FORMER_LINKS };
+	char path[4096];
+
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s/%s", bpffs, TR_LINK_DIR, links[i]);
+		if (!access(path, F_OK)) {
+			link_pin_remove(path);
+			log_info("detached %s (an older agent's program)", path);
+		}
+	}
+	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", bpffs, maps[i]);
+		if (!unlink(path))
+			log_info("removed %s (an older agent's layout)", path);
+	}
+	loader_xdp_unpin_former(bpffs);
+}
+
 int loader_start(struct tr_loader *l, const char *bpffs, const char *cgroup,
 		 const struct loader_opts *lopts)
 {
@@ -244,7 +271,6 @@ int loader_start(struct tr_loader *l, const char *bpffs, const char *cgroup,
 	err = check_pinned_meta(bpffs);
 	if (err)
 		return err;
-	loader_xdp_unpin_former(bpffs); /* with or without --uplink */
 
 	l->cgroup_fd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (l->cgroup_fd < 0) {
@@ -378,6 +404,7 @@ int loader_start(struct tr_loader *l, const char *bpffs, const char *cgroup,
 			log_info("L4 metrics, mTLS and redirection off: sockops detached");
 		}
 	}
+	unpin_former(bpffs); /* with or without --uplink */
 	log_info("programs ready on cgroup %s: %d attached, %d replaced in place",
 		 cgroup, l->n_attached, l->n_replaced);
 	return 0;
@@ -449,7 +476,7 @@ int loader_cleanup(const char *bpffs, const char *cgroup)
 			log_error("cannot remove %s: %s", path, strerror(errno));
 		}
 	}
-	loader_xdp_unpin_former(bpffs);
+	unpin_former(bpffs);
 	for (size_t i = 0; i < sizeof(pinned_maps) / sizeof(pinned_maps[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", bpffs, pinned_maps[i]);
 		if (!unlink(path))

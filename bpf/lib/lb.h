@@ -82,15 +82,28 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } tr_revnat SEC(".maps");
 
-/* Per-socket state by cookie (metrics.h), preallocated: no allocation on
- * the connect path; entries leave with the socket (sock_release hook). */
+/*
+ * Per-socket state (metrics.h) in socket-local storage: it lives in the
+ * socket itself, so a socket without state costs a NULL check (no hash
+ * lookup of a table sized for every open socket), and it is freed with
+ * the socket (no delete at release or close).
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, TR_MAX_SOCKETS);
-	__type(key, __u64);
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct tr_sk);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} tr_sk SEC(".maps");
+} tr_sk_store SEC(".maps");
+
+/* The socket's state; with create, made (zeroed) when it has none. */
+static __always_inline struct tr_sk *sk_state(struct bpf_sock *sk, bool create)
+{
+	if (!sk)
+		return NULL;
+	return bpf_sk_storage_get(&tr_sk_store, sk, NULL,
+				  create ? BPF_SK_STORAGE_GET_F_CREATE : 0);
+}
 
 /*
  * Pick a slot of svc's selection table uniformly at random. Weights are
@@ -139,35 +152,37 @@ static __always_inline void lb_revnat_save(__u64 cookie,
 	bpf_map_update_elem(&tr_revnat, &key, &val, BPF_ANY);
 }
 
-/* A connect: remember the VIP for the socket. Falls back to the LRU map
- * when the socket table is full. */
+/* A connect: remember the VIP in the socket's storage. Falls back to the
+ * LRU map when the storage cannot be allocated. */
 static __always_inline void lb_sk_save(struct bpf_sock_addr *ctx,
 				       const struct tr_lb_slot *slot,
 				       const __be32 *vip, __u8 family,
 				       __be16 vport, __u32 svc_id)
 {
-	__u64 cookie = bpf_get_socket_cookie(ctx);
-	struct tr_sk m = {};
+	struct tr_sk *m = sk_state(ctx->sk, true);
 
-	m.backend[0] = slot->addr[0];
-	m.vip[0] = vip[0];
-	if (family == TR_AF_INET6) {
-		m.backend[1] = slot->addr[1];
-		m.backend[2] = slot->addr[2];
-		m.backend[3] = slot->addr[3];
-		m.vip[1] = vip[1];
-		m.vip[2] = vip[2];
-		m.vip[3] = vip[3];
-	}
-	m.bport = slot->port;
-	m.vport = vport;
-	m.family = family;
-	m.flags = TR_SK_F_LB;
-	m.svc_id = svc_id;
-	if (bpf_map_update_elem(&tr_sk, &cookie, &m, BPF_ANY)) {
+	if (!m) {
 		stat_inc(TR_STAT_SK_FULL);
-		lb_revnat_save(cookie, slot, vip, family, vport, svc_id);
+		lb_revnat_save(bpf_get_socket_cookie(ctx), slot, vip, family, vport, svc_id);
+		return;
 	}
+	/* a socket may connect again: nothing of an earlier connect stays */
+	__builtin_memset(m, 0, sizeof(*m));
+	m->backend[0] = slot->addr[0];
+	m->vip[0] = vip[0];
+	if (family == TR_AF_INET6) {
+		m->backend[1] = slot->addr[1];
+		m->backend[2] = slot->addr[2];
+		m->backend[3] = slot->addr[3];
+		m->vip[1] = vip[1];
+		m->vip[2] = vip[2];
+		m->vip[3] = vip[3];
+	}
+	m->bport = slot->port;
+	m->vport = vport;
+	m->family = family;
+	m->flags = TR_SK_F_LB;
+	m->svc_id = svc_id;
 }
 
 static __always_inline const struct tr_revnat *

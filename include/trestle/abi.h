@@ -15,7 +15,7 @@
 #endif
 
 #define TR_META_MAGIC 0x54525354u /* "TRST" */
-#define TR_ABI_VERSION 4u
+#define TR_ABI_VERSION 5u
 
 /* Address families as stored in maps (the kernel's AF_INET / AF_INET6). */
 #define TR_AF_INET 2

@@ -36,7 +36,7 @@
 
 /* L4 metrics (metrics.h) */
 #define TR_MAP_L4_STAT "tr_l4_stat"
-#define TR_MAP_SK "tr_sk"
+#define TR_MAP_SK "tr_sk_store" /* socket-local storage: no entries to list */
 #define TR_MAP_WL_ADDR "tr_wl_addr"
 
 /* mTLS tunnel steering (tunnel.h) */
@@ -66,7 +66,6 @@
 #define TR_FLOW_RB_BYTES (1u << 20)
 #define TR_MAX_UDP_CT 65536      /* LRU */
 #define TR_MAX_L4_STAT 65536     /* (reporter, workload pair, service) series */
-#define TR_MAX_SOCKETS 131072    /* meshed sockets open at once (tr_sk) */
 #define TR_MAX_PEERAUTH 65536    /* (workload, port) mTLS modes */
 #define TR_MAX_TUN_ORIG 65536    /* LRU: steered connections not yet accepted */
 #define TR_MAX_TUN_PEER 65536    /* LRU: agent connections to local workloads */
@@ -87,5 +86,14 @@
 
 /* Pinned links, one file per attach point, under <bpffs>/links/. */
 #define TR_LINK_DIR "links"
+
+/*
+ * What an agent of ABI 4 pinned that this one no longer has: the
+ * per-socket hash (now socket-local storage) and the link of the program
+ * that emptied it when a socket was released. The loader removes them
+ * once its own programs are attached, and --cleanup does too.
+ */
+#define TR_FORMER_MAPS "tr_sk"
+#define TR_FORMER_LINKS "tr_sock_release"
 
 #endif /* TRESTLE_MAPS_H */

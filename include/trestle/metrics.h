@@ -68,7 +68,8 @@ struct tr_wl_addr {
 
 /* tr_sk.flags */
 #define TR_SK_F_LB 0x1      /* the load-balancing fields are set (a VIP connect) */
-#define TR_SK_F_COUNTED 0x2 /* counted as opened; its close is counted once */
+/* 0x2 was TR_SK_F_COUNTED (ABI 4: the entry outlived the release for the
+ * close); socket-local storage lives as long as the socket */
 #define TR_SK_F_TUNNEL 0x4  /* steered to the agent for mTLS (tunnel.h): backend
 			     * is the agent, orig the real destination */
 #define TR_SK_F_REDIR 0x8   /* the connect hook allowed a TCP connect from a local
@@ -81,11 +82,13 @@ struct tr_wl_addr {
 #define TR_SK_FIN_RECEIVED 0x2   /* the peer's FIN arrived */
 
 /*
- * Per-socket state, keyed by socket cookie in the preallocated hash tr_sk:
- * cheaper per connect than socket storage (no allocation) and, unlike an
- * LRU, never evicts a live socket. Removed when the application releases
- * the socket, or, for a connection counted by sockops (which must still
- * see it reach TCP_CLOSE, after the release), at TCP_CLOSE.
+ * Per-socket state in socket-local storage (tr_sk_store): made by the
+ * connect hook for a socket that needs it (a VIP connect, a steered or a
+ * redirectable one), freed by the kernel with the socket. A socket without
+ * state costs the hooks a NULL check, not a lookup in a table sized for
+ * every open socket; there is no capacity to run out of (an allocation
+ * that fails is counted, TR_STAT_SK_FULL). ABI 4 kept it in a preallocated
+ * hash by socket cookie (tr_sk), emptied by a sock_release program.
  */
 struct tr_sk {
 	/* load balancing: what a connected socket asked for */

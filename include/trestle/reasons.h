@@ -66,7 +66,7 @@ enum tr_reason {
 	X(L4_STAT_FULL, 25, "l4_stat_full",                                   \
 	  "connections not counted by series: tr_l4_stat was full")           \
 	X(SK_FULL, 26, "sk_table_full",                                       \
-	  "sockets without per-socket state: tr_sk was full")                  \
+	  "sockets without per-socket state: tr_sk_store could not allocate it")                  \
 	X(TUN_STEERED, 27, "tunnel_steered",                                  \
 	  "connections to another node's workload steered to the agent for mTLS") \
 	X(XDP_NEW, 28, "xdp_new_flows",                                       \

@@ -4,7 +4,8 @@
 # connection open (tr-client --hold, a ping every 100 ms), kill -9 the
 # agent, make new connections, restart it (it adopts the pinned state), make
 # more; the held connection must survive all of it. Then the same with
-# SIGTERM (documented: exits leaving the data path working).
+# SIGTERM (documented: exits leaving the data path working), and an
+# upgrade over an older ABI's pins.
 source "$(dirname "$0")/lib.sh"
 
 t_mesh2
@@ -48,6 +49,28 @@ t_client n1 client --connect "$T_VIP4:80" --tcp -n 50
 t_jq "after SIGTERM: new connections still work" "$T_OUT" '.ok == 50'
 if topo_agent n1; then t_ok "restart after SIGTERM: agent ready"
 else t_fail "restart after SIGTERM: agent ready" "see log"; fi
+
+# An upgrade from ABI 4, whose agent kept per-socket state in a hash
+# (tr_sk) emptied by a cgroup/sock_release program: the new agent detaches
+# that program's link and removes the map's pin once its own programs run.
+# Stand-ins: a hash pinned as tr_sk, and the live recvmsg6 link renamed to
+# links/tr_sock_release (so the restart attaches recvmsg6 anew, and must
+# detach the renamed one for the attachments not to grow).
+topo_agent_stop n1 TERM
+pin=$(topo_pin n1)
+bpftool map create "$pin/tr_sk" type hash key 8 value 88 entries 16 name tr_sk ||
+	t_fail "a stand-in for ABI 4's tr_sk pinned on n1"
+mv "$pin/links/tr_recvmsg6" "$pin/links/tr_sock_release" ||
+	t_fail "a stand-in for ABI 4's tr_sock_release link pinned on n1"
+if topo_agent n1; then t_ok "restart over ABI 4's pins: agent ready"
+else t_fail "restart over ABI 4's pins: agent ready" "see log"; fi
+if [[ -e $pin/tr_sk || -e $pin/links/tr_sock_release ]]; then
+	t_fail "the upgraded agent removed ABI 4's tr_sk and tr_sock_release pins" "$(ls "$pin" "$pin/links" | tr '\n' ' ')"
+else t_ok "the upgraded agent removed ABI 4's tr_sk and tr_sock_release pins"; fi
+t_eq "upgrade: the former program's link is detached (attachments as before)" \
+	"$(bpftool -j cgroup show "$cg" 2>/dev/null | jq length)" "$progs_before"
+t_client n1 client --connect "$T_VIP4:80" --tcp -n 50
+t_jq "upgrade: new connections balanced" "$T_OUT" '.ok == 50 and .names.b1 > 0 and .names.b2 > 0 and .peer_mismatch == 0'
 
 wait "$hold"; hold_rc=$?
 hold_out=$(cat "$TOPO_DIR/hold.out")
