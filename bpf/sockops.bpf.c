@@ -3,12 +3,13 @@
  * L4 connection metrics (cgroup sockops).
  *
  * When a TCP connection of a workload becomes established, its two ends
- * are identified by address (the policy address map gives the workload
- * id of each), the service it was opened through is found from the
- * reverse-translation entry the connect hook left, and the connection is
- * counted as opened. Its key is kept in socket storage; when the socket
- * reaches TCP_CLOSE it is counted as closed with its byte counts, once.
- * Counting happens per connection event, never per packet.
+ * are identified by address (tr_wl_addr gives the workload id of each,
+ * through a per-CPU cache: lib/ends.h), the service it was opened through
+ * comes from the socket's state the connect hook left (a VIP connect), and
+ * the connection is counted as opened. When the socket reaches TCP_CLOSE
+ * its key is derived again (the same cache answers) and it is counted as
+ * closed with its byte counts, once. Counting happens per connection
+ * event, never per packet.
  *
  * It also hands connections steered to the agent for mTLS (tunnel.h) over:
  * at establishment, the real destination goes into tr_tun_orig under the
@@ -23,6 +24,7 @@
 #include "lib/policy.h"
 #include "lib/tunnel.h"
 #include "lib/redir.h"
+#include "lib/ends.h"
 
 #include <trestle/metrics.h>
 
@@ -118,6 +120,55 @@ static __always_inline void count(const struct tr_l4_key *key, __u64 opened,
 }
 
 /*
+ * The ends of the connection at lip/rip (family fam) from this side: from
+ * the per-CPU cache (ends.h), else from the maps, then cached. server_port
+ * is the accepting end's port.
+ */
+static __always_inline void ends_resolve(__u32 fam, const __u32 *lip6, __u32 lip4,
+					 const __u32 *rip6, __u32 rip4, __be16 server_port,
+					 bool active, struct ends *e)
+{
+	struct ends_q q;
+	bool lh, rh, both;
+	__u32 gen;
+
+	if (fam == AF_INET) {
+		q.laddr[0] = lip4;
+		q.laddr[1] = q.laddr[2] = q.laddr[3] = 0;
+		q.raddr[0] = rip4;
+		q.raddr[1] = q.raddr[2] = q.raddr[3] = 0;
+	} else {
+		q.laddr[0] = lip6[0];
+		q.laddr[1] = lip6[1];
+		q.laddr[2] = lip6[2];
+		q.laddr[3] = lip6[3];
+		q.raddr[0] = rip6[0];
+		q.raddr[1] = rip6[1];
+		q.raddr[2] = rip6[2];
+		q.raddr[3] = rip6[3];
+	}
+	q.meta = (__u32)server_port | (fam == AF_INET ? TR_AF_INET : TR_AF_INET6) << 16 |
+		 (active ? 1u : 0u) << 24;
+	/* the generation before the lookups: an answer from maps the agent
+	 * changes meanwhile is stored under a generation already gone */
+	gen = ENDS_ONCE(ends_gen);
+	ENDS_BARRIER();
+	if (ends_get(&q, gen, e))
+		return;
+	e->local = wl_of(fam, lip6, lip4, &lh);
+	e->remote = wl_of(fam, rip6, rip4, &rh);
+	e->local_here = lh;
+	e->remote_here = rh;
+	e->pad[0] = e->pad[1] = 0;
+	both = e->local && e->remote && lh && rh;
+	e->svc = 0;
+	if (active ? both : !both)
+		e->svc = svc_of_backend(fam, active ? rip6 : lip6, active ? rip4 : lip4,
+					server_port);
+	ends_put(&q, gen, e);
+}
+
+/*
  * This end's key: who talks to whom, through which service. *both: the
  * connecting end's peer is a workload of this node, whose accepting
  * socket is not counted: this end counts the destination series too (dst).
@@ -131,6 +182,7 @@ static __always_inline bool sock_key(struct bpf_sock_ops *ctx, bool active,
 	__u32 lip4 = 0, rip4 = 0;
 	__u32 local, remote;
 	bool local_here, remote_here;
+	struct ends e;
 
 	if (fam == AF_INET) {
 		lip4 = ctx->local_ip4;
@@ -155,14 +207,22 @@ static __always_inline bool sock_key(struct bpf_sock_ops *ctx, bool active,
 	}
 	__u8 security = TR_SECURITY_NONE;
 
-	local = wl_of(fam, lip6, lip4, &local_here);
 	if (m && (m->flags & TR_SK_F_TUNNEL)) {
 		/* the peer is the agent; the connection is to m's workload */
+		local = wl_of(fam, lip6, lip4, &local_here);
 		remote = m->dst_wl;
 		remote_here = false;
 		security = TR_SECURITY_MUTUAL_TLS;
+		e.svc = 0;
 	} else {
-		remote = wl_of(fam, rip6, rip4, &remote_here);
+		ends_resolve(fam, lip6, lip4, rip6, rip4,
+			     active ? (__be16)(ctx->remote_port >> 16)
+				    : bpf_htons((__u16)ctx->local_port),
+			     active, &e);
+		local = e.local;
+		remote = e.remote;
+		local_here = e.local_here;
+		remote_here = e.remote_here;
 	}
 	if (!active && !remote && local) {
 		/* the agent delivering a tunnel: its peer proved who it is */
@@ -201,25 +261,16 @@ static __always_inline bool sock_key(struct bpf_sock_ops *ctx, bool active,
 			/* as the accepting end would name it: the VIP's service, or
 			 * the one its address and port are a backend of */
 			if (!dst->svc_id)
-				dst->svc_id = svc_of_backend(fam, rip6, rip4,
-							     (__be16)(ctx->remote_port >> 16));
+				dst->svc_id = e.svc;
 		}
 	} else {
 		/* the accepting side never saw the VIP: the service its own
 		 * address and port are a backend of */
-		key->svc_id = svc_of_backend(fam, lip6, lip4,
-					     bpf_htons((__u16)ctx->local_port));
+		key->svc_id = e.svc;
 	}
 	return true;
 }
 
-/*
- * Established: count it opened, and ask for the state change to TCP_CLOSE.
- * No per-socket state is added: the key is derived again at TCP_CLOSE,
- * when the addresses are still set. The connecting side is marked by also
- * asking for RTO callbacks (rare, and ignored), so the close knows which
- * end it is. A VIP connect's entry (its service) is kept for the close.
- */
 /* A connection steered to the agent is up: tell the agent what it is for,
  * under this socket's own address and port (what the agent's accept sees). */
 static __always_inline void tun_handover(struct bpf_sock_ops *ctx, const struct tr_sk *m)
@@ -365,6 +416,13 @@ static __always_inline void redir_leave(struct bpf_sock_ops *ctx, bool *redirect
 	bpf_map_delete_elem(&tr_redir_st, &key);
 }
 
+/*
+ * Established: count it opened, and ask for the state change to TCP_CLOSE.
+ * No per-socket state is added: the key is derived again at TCP_CLOSE,
+ * when the addresses are still set. The connecting side is marked by also
+ * asking for RTO callbacks (rare, and ignored), so the close knows which
+ * end it is. A VIP connect's state (its service) lives as long as the socket.
+ */
 static __always_inline void on_established(struct bpf_sock_ops *ctx, bool active)
 {
 	struct tr_redir_sock *rs = NULL;

@@ -409,6 +409,13 @@ int loader_start(struct tr_loader *l, const char *bpffs, const char *cgroup,
 		 cgroup, l->n_attached, l->n_replaced);
 	return 0;
 }
+void loader_ends_changed(struct tr_loader *l)
+{
+	/* the program reads it before its lookups (bpf/lib/ends.h) */
+	if (l->sockops && l->sockops->bss)
+		__atomic_fetch_add(&l->sockops->bss->ends_gen, 1, __ATOMIC_SEQ_CST);
+}
+
 void loader_close(struct tr_loader *l)
 {
 	if (l->xdp)

@@ -87,6 +87,13 @@ struct loader_opts {
 const char *loader_tc_mode_name(enum loader_tc_mode mode);
 
 /* Open, load, pin and attach. Returns 0 or -errno; logs the reason. */
+/*
+ * tr_wl_addr or tr_lb_rbe may have changed: the per-CPU cache of
+ * connection ends that sockops keeps for the L4 metrics (bpf/lib/ends.h)
+ * is stale from now on. Call after every write to those maps.
+ */
+void loader_ends_changed(struct tr_loader *l);
+
 int loader_start(struct tr_loader *l, const char *bpffs, const char *cgroup,
 		 const struct loader_opts *opts);
 

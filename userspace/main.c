@@ -505,6 +505,7 @@ static int apply_policy(struct agent *a, const struct tr_config *cfg,
 	err = polmaps_apply(&a->loader.pfds, &a->pstate, cfg, pc, rt,
 			    a->opt.flow_log_allow ? TR_POL_F_LOG_ALLOW : 0, &res, msg,
 			    sizeof(msg));
+	loader_ends_changed(&a->loader); /* workload addresses (tr_wl_addr) */
 	if (err) {
 		log_error("authorization refused: %s; policy epoch %u stays active", msg,
 			  a->pstate.epoch);
@@ -628,6 +629,7 @@ static void reload(struct agent *a, const char *why)
 		goto out;
 	}
 	err = maps_apply(&a->loader.fds, &a->state, &comp, &res, msg, sizeof(msg));
+	loader_ends_changed(&a->loader); /* backends' services (tr_lb_rbe) */
 	if (err) {
 		log_error("configuration refused: %s; generation %llu stays active", msg, gen);
 		agent_stats_set_last_error(msg);
