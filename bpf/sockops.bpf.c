@@ -3,13 +3,14 @@
  * L4 connection metrics (cgroup sockops).
  *
  * When a TCP connection of a workload becomes established, its two ends
- * are identified by address (tr_wl_addr gives the workload id of each,
- * through a per-CPU cache: lib/ends.h), the service it was opened through
- * comes from the socket's state the connect hook left (a VIP connect), and
- * the connection is counted as opened. When the socket reaches TCP_CLOSE
- * its key is derived again (the same cache answers) and it is counted as
- * closed with its byte counts, once. Counting happens per connection
- * event, never per packet.
+ * are identified by address (tr_wl_addr gives the workload id of each),
+ * the service it was opened through comes from the socket's state the
+ * connect hook left (a VIP connect), and the connection is counted as
+ * opened. When the socket reaches TCP_CLOSE it is counted as closed with
+ * its byte counts, once. Both go through a per-CPU slot of tr_l4_ends
+ * (lib/ends.h) that holds the answer and the counts for connections of
+ * the same endpoints, folded into tr_l4_stat when the slot changes hands.
+ * Counting happens per connection event, never per packet.
  *
  * It also hands connections steered to the agent for mTLS (tunnel.h) over:
  * at establishment, the real destination goes into tr_tun_orig under the
@@ -120,69 +121,68 @@ static __always_inline void count(const struct tr_l4_key *key, __u64 opened,
 }
 
 /*
- * The ends of the connection at lip/rip (family fam) from this side: from
- * the per-CPU cache (ends.h), else from the maps, then cached. server_port
- * is the accepting end's port.
+ * Where one end's counts go: the slot of tr_l4_ends it holds (taken: give
+ * it back by counting), or tr_l4_stat under key (and dst when nkeys is 2).
+ * both: the connection is between two workloads of this node.
  */
-static __always_inline void ends_resolve(__u32 fam, const __u32 *lip6, __u32 lip4,
-					 const __u32 *rip6, __u32 rip4, __be16 server_port,
-					 bool active, struct ends *e)
-{
-	struct ends_q q;
-	bool lh, rh, both;
-	__u32 gen;
+struct l4_target {
+	struct tr_l4_ends_slot *slot;
+	struct tr_l4_key key, dst;
+	__u8 nkeys;
+	bool both;
+};
 
-	if (fam == AF_INET) {
-		q.laddr[0] = lip4;
-		q.laddr[1] = q.laddr[2] = q.laddr[3] = 0;
-		q.raddr[0] = rip4;
-		q.raddr[1] = q.raddr[2] = q.raddr[3] = 0;
-	} else {
-		q.laddr[0] = lip6[0];
-		q.laddr[1] = lip6[1];
-		q.laddr[2] = lip6[2];
-		q.laddr[3] = lip6[3];
-		q.raddr[0] = rip6[0];
-		q.raddr[1] = rip6[1];
-		q.raddr[2] = rip6[2];
-		q.raddr[3] = rip6[3];
-	}
-	q.meta = (__u32)server_port | (fam == AF_INET ? TR_AF_INET : TR_AF_INET6) << 16 |
-		 (active ? 1u : 0u) << 24;
-	/* the generation before the lookups: an answer from maps the agent
-	 * changes meanwhile is stored under a generation already gone */
-	gen = ENDS_ONCE(ends_gen);
-	ENDS_BARRIER();
-	if (ends_get(&q, gen, e))
+/* Move a slot's counts to tr_l4_stat under its keys (ends.h). */
+static __always_inline void ends_fold(struct tr_l4_ends_slot *s)
+{
+	__u64 o = s->val.opened, c = s->val.closed;
+	__u64 sent = s->val.sent_bytes, rcvd = s->val.received_bytes;
+
+	if (!(o | c | sent | rcvd))
 		return;
-	e->local = wl_of(fam, lip6, lip4, &lh);
-	e->remote = wl_of(fam, rip6, rip4, &rh);
-	e->local_here = lh;
-	e->remote_here = rh;
-	e->pad[0] = e->pad[1] = 0;
-	both = e->local && e->remote && lh && rh;
-	e->svc = 0;
-	if (active ? both : !both)
-		e->svc = svc_of_backend(fam, active ? rip6 : lip6, active ? rip4 : lip4,
-					server_port);
-	ends_put(&q, gen, e);
+	count(&s->key[0], o, c, sent, rcvd);
+	if (s->nkeys > 1)
+		count(&s->key[1], o, c, sent, rcvd);
+	__builtin_memset(&s->val, 0, sizeof(s->val));
+	s->folds++;
+}
+
+/* Count one event of this end; gives a taken slot back. */
+static __always_inline void target_count(struct l4_target *t, __u64 opened, __u64 closed,
+					 __u64 sent, __u64 rcvd, __u32 stat)
+{
+	if (t->slot) {
+		ends_count(t->slot, opened, closed, sent, rcvd);
+		ends_put(t->slot);
+	} else {
+		count(&t->key, opened, closed, sent, rcvd);
+		if (t->nkeys > 1)
+			count(&t->dst, opened, closed, sent, rcvd);
+	}
+	stat_inc(stat);
+	if (t->nkeys > 1)
+		stat_inc(stat);
 }
 
 /*
- * This end's key: who talks to whom, through which service. *both: the
- * connecting end's peer is a workload of this node, whose accepting
- * socket is not counted: this end counts the destination series too (dst).
+ * This end's series: who talks to whom, through which service. For the
+ * connecting end of a connection between two workloads of this node, the
+ * destination series too (its accepting socket counts no opening). From
+ * the socket's slot of tr_l4_ends when it holds them (ends.h), else from
+ * the maps, and then the slot holds them (after a fold of what it held).
  */
-static __always_inline bool sock_key(struct bpf_sock_ops *ctx, bool active,
-				     const struct tr_sk *m, struct tr_l4_key *key,
-				     struct tr_l4_key *dst, bool *both)
+static __always_inline bool l4_target_of(struct bpf_sock_ops *ctx, bool active,
+					 const struct tr_sk *m, struct l4_target *t)
 {
 	__u32 fam = ctx->family;
 	__u32 lip6[4] = {}, rip6[4] = {};
 	__u32 lip4 = 0, rip4 = 0;
-	__u32 local, remote;
-	bool local_here, remote_here;
-	struct ends e;
+	__u32 local, remote, gen;
+	bool local_here, remote_here, cacheable = true;
+	__u8 security = TR_SECURITY_NONE;
+	struct tr_l4_ends_slot *s = NULL;
+	struct tr_l4_ends_q q;
+	__be16 server_port;
 
 	if (fam == AF_INET) {
 		lip4 = ctx->local_ip4;
@@ -205,7 +205,8 @@ static __always_inline bool sock_key(struct bpf_sock_ops *ctx, bool active,
 	} else {
 		return false;
 	}
-	__u8 security = TR_SECURITY_NONE;
+	server_port = active ? (__be16)(ctx->remote_port >> 16) : bpf_htons((__u16)ctx->local_port);
+	__builtin_memset(t, 0, sizeof(*t)); /* key padding takes part in hashing */
 
 	if (m && (m->flags & TR_SK_F_TUNNEL)) {
 		/* the peer is the agent; the connection is to m's workload */
@@ -213,19 +214,43 @@ static __always_inline bool sock_key(struct bpf_sock_ops *ctx, bool active,
 		remote = m->dst_wl;
 		remote_here = false;
 		security = TR_SECURITY_MUTUAL_TLS;
-		e.svc = 0;
+		cacheable = false;
 	} else {
-		ends_resolve(fam, lip6, lip4, rip6, rip4,
-			     active ? (__be16)(ctx->remote_port >> 16)
-				    : bpf_htons((__u16)ctx->local_port),
-			     active, &e);
-		local = e.local;
-		remote = e.remote;
-		local_here = e.local_here;
-		remote_here = e.remote_here;
+		if (fam == AF_INET) {
+			q.laddr[0] = lip4;
+			q.laddr[1] = q.laddr[2] = q.laddr[3] = 0;
+			q.raddr[0] = rip4;
+			q.raddr[1] = q.raddr[2] = q.raddr[3] = 0;
+		} else {
+			q.laddr[0] = lip6[0];
+			q.laddr[1] = lip6[1];
+			q.laddr[2] = lip6[2];
+			q.laddr[3] = lip6[3];
+			q.raddr[0] = rip6[0];
+			q.raddr[1] = rip6[1];
+			q.raddr[2] = rip6[2];
+			q.raddr[3] = rip6[3];
+		}
+		q.meta = (__u32)server_port | (fam == AF_INET ? TR_AF_INET : TR_AF_INET6) << 16 |
+			 (active ? 1u : 0u) << 24;
+		q.vip_svc = active && m && (m->flags & TR_SK_F_LB) ? m->svc_id : 0;
+		/* the generation before the lookups: an answer from maps the
+		 * agent changes meanwhile is stored under one already gone */
+		gen = ENDS_ONCE(ends_gen);
+		ENDS_BARRIER();
+		s = ends_take(&q);
+		if (s && ends_holds(s, &q, gen)) {
+			t->slot = s;
+			t->nkeys = s->nkeys;
+			t->both = s->both;
+			return true;
+		}
+		local = wl_of(fam, lip6, lip4, &local_here);
+		remote = wl_of(fam, rip6, rip4, &remote_here);
 	}
 	if (!active && !remote && local) {
-		/* the agent delivering a tunnel: its peer proved who it is */
+		/* the agent delivering a tunnel: its peer proved who it is (a
+		 * per-connection answer: never in a slot) */
 		struct tr_tun_peer_key pk = {};
 		const struct tr_tun_peer *tp;
 
@@ -242,31 +267,44 @@ static __always_inline bool sock_key(struct bpf_sock_ops *ctx, bool active,
 			remote = tp->src_workload;
 			security = TR_SECURITY_MUTUAL_TLS;
 		}
+		cacheable = false;
 	}
 	/* a local workload's connection to a local workload: both ends here */
-	*both = local && remote && local_here && remote_here;
-
-	__builtin_memset(key, 0, sizeof(*key));
-	key->reporter = active ? TR_REPORTER_SOURCE : TR_REPORTER_DESTINATION;
-	key->security = security;
-	key->src_workload = active ? local : remote;
-	key->dst_workload = active ? remote : local;
+	t->both = local && remote && local_here && remote_here;
+	t->nkeys = 1;
+	t->key.reporter = active ? TR_REPORTER_SOURCE : TR_REPORTER_DESTINATION;
+	t->key.security = security;
+	t->key.src_workload = active ? local : remote;
+	t->key.dst_workload = active ? remote : local;
 	if (active) {
-		/* a VIP connect left its service in the socket's entry */
+		/* a VIP connect left its service in the socket's state */
 		if (m && (m->flags & TR_SK_F_LB))
-			key->svc_id = m->svc_id;
-		if (*both) {
-			*dst = *key;
-			dst->reporter = TR_REPORTER_DESTINATION;
+			t->key.svc_id = m->svc_id;
+		if (t->both) {
+			t->nkeys = 2;
+			t->dst = t->key;
+			t->dst.reporter = TR_REPORTER_DESTINATION;
 			/* as the accepting end would name it: the VIP's service, or
 			 * the one its address and port are a backend of */
-			if (!dst->svc_id)
-				dst->svc_id = e.svc;
+			if (!t->dst.svc_id)
+				t->dst.svc_id = svc_of_backend(fam, rip6, rip4, server_port);
 		}
 	} else {
 		/* the accepting side never saw the VIP: the service its own
 		 * address and port are a backend of */
-		key->svc_id = e.svc;
+		t->key.svc_id = svc_of_backend(fam, lip6, lip4, server_port);
+	}
+	if (s && cacheable) {
+		ends_fold(s);
+		s->gen = gen;
+		s->q = q;
+		s->key[0] = t->key;
+		s->key[1] = t->dst;
+		s->nkeys = t->nkeys;
+		s->both = t->both;
+		t->slot = s;
+	} else if (s) {
+		ends_put(s);
 	}
 	return true;
 }
@@ -427,8 +465,7 @@ static __always_inline void on_established(struct bpf_sock_ops *ctx, bool active
 {
 	struct tr_redir_sock *rs = NULL;
 	struct tr_sk *m = NULL;
-	struct tr_l4_key key, dst;
-	bool both = false;
+	struct l4_target t;
 
 	if (active) {
 		m = sk_state(ctx->sk, false);
@@ -441,18 +478,17 @@ static __always_inline void on_established(struct bpf_sock_ops *ctx, bool active
 	}
 	if (!l4_metrics)
 		return;
-	if (!sock_key(ctx, active, m, &key, &dst, &both))
+	if (!l4_target_of(ctx, active, m, &t))
 		return;
-	if (!active && both)
-		return; /* the connecting end, on this node too, counts it */
+	if (!active && t.both) {
+		/* the connecting end, on this node too, counts it */
+		if (t.slot)
+			ends_put(t.slot);
+		return;
+	}
 	if (rs)
 		rs->flags |= TR_RS_F_COUNTED;
-	count(&key, 1, 0, 0, 0);
-	stat_inc(TR_STAT_L4_OPENED);
-	if (both) {
-		count(&dst, 1, 0, 0, 0);
-		stat_inc(TR_STAT_L4_OPENED);
-	}
+	target_count(&t, 1, 0, 0, 0, TR_STAT_L4_OPENED);
 	bpf_sock_ops_cb_flags_set(ctx, ctx->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG |
 				       (active ? BPF_SOCK_OPS_RTO_CB_FLAG : 0));
 }
@@ -484,10 +520,10 @@ static __always_inline __u8 fins_at_close(__u32 old)
 
 static __always_inline void on_state(struct bpf_sock_ops *ctx)
 {
-	struct tr_l4_key key, dst;
+	struct l4_target t;
 	struct tr_sk *m;
 	__u64 out, in, rsent = 0, rrcvd = 0;
-	bool active, both = false, redirected, counted = false;
+	bool active, redirected, counted = false;
 	__u8 fins;
 
 	/* only sockets counted at establishment, or redirected, ask for state
@@ -501,7 +537,7 @@ static __always_inline void on_state(struct bpf_sock_ops *ctx)
 		return;
 	active = ctx->bpf_sock_ops_cb_flags & BPF_SOCK_OPS_RTO_CB_FLAG;
 	m = active ? sk_state(ctx->sk, false) : NULL;
-	if (!sock_key(ctx, active, m, &key, &dst, &both))
+	if (!l4_target_of(ctx, active, m, &t))
 		return;
 	fins = fins_at_close(ctx->args[0]);
 	/*
@@ -521,18 +557,12 @@ static __always_inline void on_state(struct bpf_sock_ops *ctx)
 	/* what went socket to socket never touched TCP's counters */
 	out += rsent;
 	in += rrcvd;
-	if (active) {
-		count(&key, 0, 1, in, out); /* response in, request out */
-		stat_inc(TR_STAT_L4_CLOSED);
-		if (both) {
-			/* the same connection as the accepting end saw it */
-			count(&dst, 0, 1, in, out);
-			stat_inc(TR_STAT_L4_CLOSED);
-		}
-	} else {
-		count(&key, 0, 1, out, in);
-		stat_inc(TR_STAT_L4_CLOSED);
-	}
+	/* the connecting end: response in, request out (for both ends'
+	 * series when the accepting end is here too) */
+	if (active)
+		target_count(&t, 0, 1, in, out, TR_STAT_L4_CLOSED);
+	else
+		target_count(&t, 0, 1, out, in, TR_STAT_L4_CLOSED);
 }
 
 SEC("sockops")

@@ -23,6 +23,7 @@
 #include <trestle/metrics.h>
 
 #include "cli.h"
+#include "l4read.h"
 #include "flowfilter.h"
 #include "graphmodel.h"
 
@@ -40,7 +41,7 @@ struct graph_opts {
 };
 
 struct graph_fds {
-	int l4, wl, svc, be;
+	int l4, l4_ends, wl, svc, be;
 };
 
 /* "ns/pod" -> canonical "ns/workload", for flow-log names. */
@@ -129,7 +130,7 @@ static int parse_opts(int argc, char **argv, struct graph_opts *o)
 
 static void fds_close(struct graph_fds *f)
 {
-	int *all[] = { &f->l4, &f->wl, &f->svc, &f->be };
+	int *all[] = { &f->l4, &f->l4_ends, &f->wl, &f->svc, &f->be };
 
 	for (size_t i = 0; i < ARRAY_SIZE(all); i++) {
 		if (*all[i] >= 0)
@@ -142,7 +143,7 @@ static int open_maps(struct graph_fds *f, bool denies)
 {
 	struct bpf_map_info info = {};
 
-	f->l4 = f->wl = f->svc = f->be = -1;
+	f->l4 = f->l4_ends = f->wl = f->svc = f->be = -1;
 	f->l4 = cli_map_open(TR_MAP_L4_STAT, &info);
 	if (f->l4 < 0)
 		return -1;
@@ -153,6 +154,10 @@ static int open_maps(struct graph_fds *f, bool denies)
 		      sizeof(struct tr_l4_key), sizeof(struct tr_l4_val));
 		return -1;
 	}
+	/* the slots' counts not yet in tr_l4_stat (absent: an older agent's pins) */
+	f->l4_ends = cli_map_try_open(TR_MAP_L4_ENDS, NULL);
+	if (f->l4_ends < 0)
+		f->l4_ends = -1;
 	f->wl = cli_map_open(TR_MAP_WL_INFO, NULL);
 	if (f->wl < 0)
 		return -1;
@@ -190,24 +195,21 @@ static const char *svc_name(int fd, __u32 id, char *buf, size_t len)
 	return gm_svc_name(&info, buf, len);
 }
 
-static int on_l4(const void *key, const void *value, void *ctx)
+/* One contribution to a series (l4read.h); the model adds them up by edge. */
+static int on_l4(const struct tr_l4_key *k, const struct tr_l4_val *v, void *ctx)
 {
-	const struct tr_l4_key *k = key;
-	const struct tr_l4_val *v = value;
 	struct l4_ctx *c = ctx;
 	char from[GM_NAME_LEN], to[GM_NAME_LEN], svc[GM_NAME_LEN];
 	struct gm_l4 s = {
 		.src_id = k->src_workload,
 		.dst_id = k->dst_workload,
 		.reporter = k->reporter,
+		.opened = v->opened,
+		.closed = v->closed,
+		.sent = v->sent_bytes,
+		.received = v->received_bytes,
 	};
 
-	for (int i = 0; i < c->ncpus; i++) {
-		s.opened += v[i].opened;
-		s.closed += v[i].closed;
-		s.sent += v[i].sent_bytes;
-		s.received += v[i].received_bytes;
-	}
 	s.from = wl_name(c->f->wl, k->src_workload, from, sizeof(from));
 	s.to = wl_name(c->f->wl, k->dst_workload, to, sizeof(to));
 	s.service = svc_name(c->f->svc, k->svc_id, svc, sizeof(svc));
@@ -219,11 +221,7 @@ static int read_l4(const struct graph_fds *f, struct gm_graph *g)
 	struct l4_ctx c = { .g = g, .f = f };
 	int err;
 
-	c.ncpus = cli_ncpus();
-	if (c.ncpus < 0)
-		return -1;
-	err = cli_map_walk(f->l4, sizeof(struct tr_l4_key),
-			   (size_t)c.ncpus * sizeof(struct tr_l4_val), on_l4, &c);
+	err = l4read(f->l4, f->l4_ends, on_l4, &c);
 	if (err) {
 		p_err("cannot read %s/%s: %s", bpffs, TR_MAP_L4_STAT,
 		      strerror(-err));

@@ -486,6 +486,7 @@ const struct map_desc map_descs[] = {
 	/* key layout private to bpf/tc.bpf.c: not checked, dumped as hex */
 	{ TR_MAP_CT_UDP, BPF_MAP_TYPE_LRU_HASH, 0, 0, NULL, NULL },
 	{ TR_MAP_L4_STAT, BPF_MAP_TYPE_PERCPU_HASH, 0, 0, NULL, NULL },
+	{ TR_MAP_L4_ENDS, BPF_MAP_TYPE_PERCPU_ARRAY, 0, 0, NULL, NULL },
 	{ TR_MAP_SK, BPF_MAP_TYPE_SK_STORAGE, 0, 0, NULL, NULL },
 	{ TR_MAP_LB_RBE, BPF_MAP_TYPE_HASH, 0, 0, NULL, NULL },
 	{ TR_MAP_WL_ADDR, BPF_MAP_TYPE_HASH, 0, 0, NULL, NULL },
@@ -829,8 +830,19 @@ static int do_dump(int argc, char **argv)
 	if (!ctx.d->print_key) {
 		ctx.key_size = info.key_size;
 		ctx.value_size = info.value_size;
-		err = cli_map_walk(fd, info.key_size, info.value_size,
-				   dump_hex_entry, &ctx);
+		if (info.type == BPF_MAP_TYPE_PERCPU_HASH || info.type == BPF_MAP_TYPE_PERCPU_ARRAY ||
+		    info.type == BPF_MAP_TYPE_LRU_PERCPU_HASH) {
+			/* a lookup fills one value per possible CPU, each
+			 * rounded up to 8 bytes: printed one after the other */
+			int ncpus = cli_ncpus();
+
+			if (ncpus < 0) {
+				p_err("cannot count the possible CPUs");
+				return -1;
+			}
+			ctx.value_size = ((info.value_size + 7) & ~7u) * (__u32)ncpus;
+		}
+		err = cli_map_walk(fd, info.key_size, ctx.value_size, dump_hex_entry, &ctx);
 	} else if (!ctx.d->print_value) {
 		err = dump_percpu(fd, &info, ctx.d, &ctx.count);
 	} else {

@@ -32,6 +32,7 @@
 #include <trestle/metrics.h>
 
 #include "cli.h"
+#include "l4read.h"
 #include "linereader.h"
 #include "flowfilter.h"
 #include "graphmodel.h"
@@ -75,7 +76,7 @@ struct tail {
 };
 
 struct top_fds {
-	int l4, svc, be, bestat;
+	int l4, l4_ends, svc, be, bestat;
 };
 
 static volatile sig_atomic_t top_stop;
@@ -146,7 +147,7 @@ static int parse_opts(int argc, char **argv, struct top_opts *o)
 
 static void fds_close(struct top_fds *f)
 {
-	int *all[] = { &f->l4, &f->svc, &f->be, &f->bestat };
+	int *all[] = { &f->l4, &f->l4_ends, &f->svc, &f->be, &f->bestat };
 
 	for (size_t i = 0; i < ARRAY_SIZE(all); i++) {
 		if (*all[i] >= 0)
@@ -159,6 +160,7 @@ static int open_maps(struct top_fds *f)
 {
 	struct bpf_map_info info = {};
 
+	f->l4_ends = -1;
 	f->l4 = cli_map_open(TR_MAP_L4_STAT, &info);
 	if (f->l4 < 0)
 		return -1;
@@ -169,6 +171,10 @@ static int open_maps(struct top_fds *f)
 		      sizeof(struct tr_l4_key), sizeof(struct tr_l4_val));
 		return -1;
 	}
+	/* the slots' counts not yet in tr_l4_stat (absent: an older agent's pins) */
+	f->l4_ends = cli_map_try_open(TR_MAP_L4_ENDS, NULL);
+	if (f->l4_ends < 0)
+		f->l4_ends = -1;
 	if ((f->svc = cli_map_open(TR_MAP_LB_SVCINFO, NULL)) < 0 ||
 	    (f->be = cli_map_open(TR_MAP_LB_BE, NULL)) < 0 ||
 	    (f->bestat = cli_map_open(TR_MAP_LB_BESTAT, NULL)) < 0)
@@ -220,10 +226,9 @@ struct l4_ctx {
 	int ncpus;
 };
 
-static int on_l4(const void *key, const void *value, void *ctx)
+/* One contribution to a series (l4read.h), added to its service's row. */
+static int on_l4(const struct tr_l4_key *k, const struct tr_l4_val *v, void *ctx)
 {
-	const struct tr_l4_key *k = key;
-	const struct tr_l4_val *v = value;
 	struct l4_ctx *c = ctx;
 	struct svc_row *r;
 
@@ -233,12 +238,10 @@ static int on_l4(const void *key, const void *value, void *ctx)
 	r = row_find(c->s, k->svc_id);
 	if (!r)
 		return 0;
-	for (int i = 0; i < c->ncpus; i++) {
-		r->opened += v[i].opened;
-		r->closed += v[i].closed;
-		r->sent += v[i].sent_bytes;
-		r->received += v[i].received_bytes;
-	}
+	r->opened += v->opened;
+	r->closed += v->closed;
+	r->sent += v->sent_bytes;
+	r->received += v->received_bytes;
 	return 0;
 }
 
@@ -426,12 +429,7 @@ static int take_sample(const struct top_fds *f, struct tail *t,
 	}
 	if (s->n)
 		qsort(s->v, s->n, sizeof(*s->v), cmp_row_id);
-	l4.ncpus = cli_ncpus();
-	if (l4.ncpus < 0)
-		return -1;
-	err = cli_map_walk(f->l4, sizeof(struct tr_l4_key),
-			   (size_t)l4.ncpus * sizeof(struct tr_l4_val), on_l4,
-			   &l4);
+	err = l4read(f->l4, f->l4_ends, on_l4, &l4);
 	if (err) {
 		p_err("cannot read %s/%s: %s", bpffs, TR_MAP_L4_STAT,
 		      strerror(-err));

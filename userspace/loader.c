@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <trestle/maps.h>
@@ -371,6 +373,15 @@ int loader_start(struct tr_loader *l, const char *bpffs, const char *cgroup,
 		return err;
 	}
 	l->l4_stat_fd = bpf_map__fd(l->sockops->maps.tr_l4_stat);
+	/* slots of tr_l4_ends outlive the program: a generation of its own
+	 * keeps a slot an older program filled from being taken as current */
+	{
+		__u32 gen = 0;
+
+		if (getrandom(&gen, sizeof(gen), 0) != sizeof(gen))
+			gen = (__u32)time(NULL) ^ ((__u32)getpid() << 16);
+		l->sockops->bss->ends_gen = gen ? gen : 1;
+	}
 
 	/* redirection: switch first, then the sk_msg program on the sockhash,
 	 * before sockops can put a socket there */

@@ -67,6 +67,7 @@
 
 #include "abi_fmt.h"
 #include "agent_stats.h"
+#include "l4read.h"
 #include "log.h"
 #include "pins.h"
 #include "prom.h"
@@ -720,10 +721,9 @@ struct l4_list {
 	bool oom;
 };
 
-static void collect_l4(const void *key, const void *val, void *ctx)
+static int collect_l4(const struct tr_l4_key *key, const struct tr_l4_val *val, void *ctx)
 {
 	struct l4_list *l = ctx;
-	size_t per = (sizeof(struct tr_l4_val) + 7) & ~(size_t)7;
 	struct l4_entry *e;
 
 	if (l->n == l->cap) {
@@ -732,17 +732,18 @@ static void collect_l4(const void *key, const void *val, void *ctx)
 
 		if (!v) {
 			l->oom = true;
-			return;
+			return -ENOMEM;
 		}
 		l->v = v;
 		l->cap = cap;
 	}
 	e = &l->v[l->n++];
-	memcpy(&e->key, key, sizeof(e->key));
-	e->val[0] = sum_u64(val, l->ncpus, per, offsetof(struct tr_l4_val, opened));
-	e->val[1] = sum_u64(val, l->ncpus, per, offsetof(struct tr_l4_val, closed));
-	e->val[2] = sum_u64(val, l->ncpus, per, offsetof(struct tr_l4_val, sent_bytes));
-	e->val[3] = sum_u64(val, l->ncpus, per, offsetof(struct tr_l4_val, received_bytes));
+	e->key = *key;
+	e->val[0] = val->opened;
+	e->val[1] = val->closed;
+	e->val[2] = val->sent_bytes;
+	e->val[3] = val->received_bytes;
+	return 0;
 }
 
 struct wl_names {
@@ -786,19 +787,28 @@ static void render_l4(struct rctx *r)
 		{ "istio_tcp_received_bytes_total",
 		  "Size of total bytes received during request in case of a TCP connection" },
 	};
-	struct bpf_map_info info, winfo, iinfo, sinfo;
+	struct bpf_map_info info, einfo, winfo, iinfo, sinfo;
 	struct l4_list ll = { .ncpus = r->ncpus };
 	struct idcache wls = {}, idents = {}, svcs = {};
 	struct prom_rows rows = {};
 	uint32_t *ids;
-	int fd, wfd = -1, ifd = -1, sfd = -1;
+	int fd, efd = -1, wfd = -1, ifd = -1, sfd = -1;
 
 	fd = map_open(r, TR_MAP_L4_STAT, &info);
 	if (fd < 0 || info.key_size != sizeof(struct tr_l4_key) ||
 	    info.value_size != sizeof(struct tr_l4_val))
 		goto out;
-	if (map_each(r, fd, &info, collect_l4, &ll) < 0 || ll.oom)
+	efd = map_open(r, TR_MAP_L4_ENDS, &einfo);
+	if (efd >= 0 && einfo.value_size != sizeof(struct tr_l4_ends_slot)) {
+		close(efd);
+		efd = -1;
+	}
+	/* a series whose counts are partly in slots comes more than once:
+	 * prom_rows_merge adds the rows up */
+	if (l4read(fd, efd, collect_l4, &ll) || ll.oom) {
+		atomic_fetch_add(&read_errors, 1);
 		goto out;
+	}
 	wfd = map_open(r, TR_MAP_WL_INFO, &winfo);
 	if (wfd >= 0 && winfo.value_size != sizeof(struct tr_wl_info)) {
 		close(wfd);
@@ -889,6 +899,8 @@ out:
 	free(ll.v);
 	if (fd >= 0)
 		close(fd);
+	if (efd >= 0)
+		close(efd);
 	if (wfd >= 0)
 		close(wfd);
 	if (ifd >= 0)

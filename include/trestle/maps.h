@@ -36,6 +36,7 @@
 
 /* L4 metrics (metrics.h) */
 #define TR_MAP_L4_STAT "tr_l4_stat"
+#define TR_MAP_L4_ENDS "tr_l4_ends" /* per CPU: connection ends and unfolded counts */
 #define TR_MAP_SK "tr_sk_store" /* socket-local storage: no entries to list */
 #define TR_MAP_WL_ADDR "tr_wl_addr"
 
@@ -79,7 +80,7 @@
 	TR_MAP_STATS, TR_MAP_POL_CFG, TR_MAP_IP4_INFO, TR_MAP_IP6_INFO,      \
 	TR_MAP_CGROUP, TR_MAP_POL, TR_MAP_POL_DST, TR_MAP_POL_STAT,          \
 	TR_MAP_FLOW_RB, TR_MAP_ID_INFO, TR_MAP_WL_INFO, TR_MAP_POL_INFO,     \
-	TR_MAP_CT_UDP, TR_MAP_L4_STAT, TR_MAP_SK, TR_MAP_LB_RBE, TR_MAP_WL_ADDR, \
+	TR_MAP_CT_UDP, TR_MAP_L4_STAT, TR_MAP_L4_ENDS, TR_MAP_SK, TR_MAP_LB_RBE, TR_MAP_WL_ADDR, \
 	TR_MAP_TUN_CFG, TR_MAP_PEERAUTH, TR_MAP_TUN_ORIG, TR_MAP_TUN_PEER,  \
 	TR_MAP_REDIR_CFG, TR_MAP_REDIR_SK, TR_MAP_REDIR_ST, TR_MAP_REDIR_BULK, \
 	TR_XDP_MAPS

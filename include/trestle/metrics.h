@@ -5,11 +5,12 @@
  * sockops sees every TCP connection of the node's workloads become
  * established (active = the client's side, passive = the server's) and
  * close. Each side is counted once, under a key of who talked to whom,
- * into a per-CPU hash the agent sums at scrape time. The labels of Istio's
- * standard TCP metrics come from the ids (workloads, services). The key
- * is derived at establishment and again at TCP_CLOSE (no per-connection
- * state besides a VIP connect's entry): a connection whose workloads are
- * reconfigured while it is open closes under the new key. When both ends
+ * into per-CPU counters the agent sums at scrape time: a slot of
+ * tr_l4_ends and, once folded out of it, the hash tr_l4_stat (below). The
+ * labels of Istio's standard TCP metrics come from the ids (workloads,
+ * services). The key is derived at establishment and again at TCP_CLOSE
+ * (no per-connection state besides a VIP connect's): a connection whose
+ * workloads are reconfigured while it is open closes under the new key. When both ends
  * are workloads of this node, the connecting end counts both series
  * (reporter source and destination are then identical) and the accepting
  * socket is not counted at all: half the work for node-local traffic.
@@ -46,6 +47,52 @@ struct tr_l4_val {
 	__u64 closed;
 	__u64 sent_bytes;
 	__u64 received_bytes;
+};
+
+/*
+ * tr_l4_ends: per CPU, TR_L4_ENDS_SLOTS slots of connection ends and the
+ * counts of their connections not yet moved to tr_l4_stat.
+ *
+ * sockops identifies a connection's ends (workload at each address, the
+ * service of the server end) at establishment and at TCP_CLOSE; the
+ * answer depends only on the slot's query (both addresses, the server
+ * port, the side, the VIP's service), so a connection whose query is
+ * already in its slot costs one array access, and its counts go into
+ * that same slot: no hash lookup, no other memory page. When a slot is
+ * given to another query, or the agent changed the maps the answer came
+ * from (gen, bpf/lib/ends.h), the program first adds the slot's counts to
+ * tr_l4_stat under the slot's keys (a fold) and counts the fold.
+ *
+ * A series' count is tr_l4_stat's plus every slot's holding its key, on
+ * every CPU. Readers (userspace/l4read.c) take the slots, then
+ * tr_l4_stat, then the slots' fold counters again, and read again when a
+ * slot was busy or folded in between, so a fold is never seen twice or
+ * not at all.
+ */
+#define TR_L4_ENDS_SLOTS 512 /* per CPU; a power of two */
+
+struct tr_l4_ends_q {
+	__be32 laddr[4]; /* this socket's address; IPv4 in [0] */
+	__be32 raddr[4]; /* the peer's */
+	__u32 meta;      /* server port (network order) | TR_AF_* << 16 | connecting side << 24 */
+	__u32 vip_svc;   /* the service a VIP connect asked for (connecting side); 0 */
+};
+
+struct tr_l4_ends_slot {
+	__u32 busy;   /* 1 while a program uses it: a program that interrupted
+		       * that one on this CPU counts into tr_l4_stat instead */
+	__u32 folds;  /* counts moved to tr_l4_stat, or slot given to other ends */
+	__u32 gen;    /* the agent's generation of the maps the keys came from */
+	__u8 nkeys;   /* series in key[]: 1, or 2 (the connecting end of a
+		       * connection between two workloads of this node: source,
+		       * destination) */
+	__u8 both;    /* both ends are workloads of this node (the accepting
+		       * end then counts no opening: the connecting end did) */
+	__u8 pad[2];
+	struct tr_l4_ends_q q;
+	struct tr_l4_key key[2];
+	struct tr_l4_val val; /* not yet in tr_l4_stat; each key's series has all of it */
+	__u64 pad2;
 };
 
 /*

@@ -39,6 +39,14 @@ _Static_assert(sizeof(struct tr_lb_rbe_key) == 20, "tr_lb_rbe_key size");
 _Static_assert(sizeof(struct tr_wl_addr_key) == 20, "tr_wl_addr_key size");
 _Static_assert(sizeof(struct tr_wl_addr) == 8, "tr_wl_addr size");
 _Static_assert(offsetof(struct tr_sk, key) == 44, "tr_sk.key");
+_Static_assert(sizeof(struct tr_l4_key) == 16, "tr_l4_key size");
+_Static_assert(sizeof(struct tr_l4_val) == 32, "tr_l4_val size");
+_Static_assert(sizeof(struct tr_l4_ends_q) == 40, "tr_l4_ends_q size");
+_Static_assert(sizeof(struct tr_l4_ends_slot) == 128, "tr_l4_ends_slot size");
+_Static_assert(offsetof(struct tr_l4_ends_slot, q) == 16, "tr_l4_ends_slot.q");
+_Static_assert(offsetof(struct tr_l4_ends_slot, key) == 56, "tr_l4_ends_slot.key");
+_Static_assert(offsetof(struct tr_l4_ends_slot, val) == 88, "tr_l4_ends_slot.val");
+_Static_assert((TR_L4_ENDS_SLOTS & (TR_L4_ENDS_SLOTS - 1)) == 0, "TR_L4_ENDS_SLOTS: a power of two");
 
 static const char *const map_names[] = {
 	TR_MAP_META, TR_MAP_LB4_SVC, TR_MAP_LB6_SVC, TR_MAP_LB_SLOT, TR_MAP_LB_BE,
