@@ -58,7 +58,6 @@ struct pod_names {
 struct l4_ctx {
 	struct gm_graph *g;
 	const struct graph_fds *f;
-	int ncpus;
 	int err;
 };
 

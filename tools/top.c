@@ -223,7 +223,6 @@ static int on_svc(const void *key, const void *value, void *ctx)
 
 struct l4_ctx {
 	struct sample *s;
-	int ncpus;
 };
 
 /* One contribution to a series (l4read.h), added to its service's row. */

@@ -717,7 +717,6 @@ struct l4_entry {
 struct l4_list {
 	struct l4_entry *v;
 	size_t n, cap;
-	int ncpus;
 	bool oom;
 };
 
@@ -788,7 +787,7 @@ static void render_l4(struct rctx *r)
 		  "Size of total bytes received during request in case of a TCP connection" },
 	};
 	struct bpf_map_info info, einfo, winfo, iinfo, sinfo;
-	struct l4_list ll = { .ncpus = r->ncpus };
+	struct l4_list ll = {};
 	struct idcache wls = {}, idents = {}, svcs = {};
 	struct prom_rows rows = {};
 	uint32_t *ids;
