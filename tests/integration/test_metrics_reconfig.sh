@@ -58,12 +58,20 @@ edge_wait() {
 	echo "$got"
 }
 
-t_client n1 client --connect "${T_V4[b1]}:8080" --tcp -n "$N1"
-t_jq "round 1: $N1 connections from client to b1's address" "$T_OUT" ".names.b1 == $N1"
-t_eq "round 1: destination series client -> web through web" \
-	"$(edge_wait destination default/client default/web "$N1/0 default/web:80")" "$N1/0 default/web:80"
-t_eq "round 1: source series client -> web, no service (a direct connect)" \
-	"$(edge_wait source default/client default/web "$N1/0 null")" "$N1/0 null"
+# round NAME N FROM SVC: N connections from the client process to b1's
+# address, then both series FROM -> web: the destination one through SVC,
+# the source one with no service (a direct connect).
+round() {
+	local name=$1 n=$2 from=$3 svc=$4
+	t_client n1 client --connect "${T_V4[b1]}:8080" --tcp -n "$n"
+	t_jq "$name: $n connections from the client process to b1's address" "$T_OUT" ".names.b1 == $n"
+	t_eq "$name: destination series $from -> web through $svc" \
+		"$(edge_wait destination "$from" default/web "$n/0 $svc")" "$n/0 $svc"
+	t_eq "$name: source series $from -> web, no service" \
+		"$(edge_wait source "$from" default/web "$n/0 null")" "$n/0 null"
+}
+
+round "round 1" "$N1" default/client default/web:80
 
 {
 	service web "$T_VIP4" b2
@@ -72,16 +80,10 @@ t_eq "round 1: source series client -> web, no service (a direct connect)" \
 	y_pod b2 n1 "${T_V4[b2]} ${T_V6[b2]}" "app=web"
 	y_pod client n1 "10.244.1.99 fd00:244:1::99" "app=client"
 	probe_pod
-} | t_config mesh.yaml
-t_reconfig_policy n1 || t_fail "round 2: the agent applied the new workloads" "no 'authorization applied'"
+} | t_reconfig_policy mesh.yaml || t_fail "round 2: the agent applied the new workloads" "no 'authorization applied'"
 t_wait_gen n1 2 10 || t_fail "round 2: the agent applied the new services" "generation $(t_gen n1)"
 
-t_client n1 client --connect "${T_V4[b1]}:8080" --tcp -n "$N2"
-t_jq "round 2: $N2 connections from the same process to b1's address" "$T_OUT" ".names.b1 == $N2"
-t_eq "round 2: destination series probe -> web through api" \
-	"$(edge_wait destination default/probe default/web "$N2/0 default/api:80")" "$N2/0 default/api:80"
-t_eq "round 2: source series probe -> web" \
-	"$(edge_wait source default/probe default/web "$N2/0 null")" "$N2/0 null"
+round "round 2" "$N2" default/probe default/api:80
 t_eq "round 1's destination series did not move" \
 	"$(edge destination default/client default/web)" "$N1/0 default/web:80"
 t_eq "round 1's source series did not move" \
